@@ -1,0 +1,116 @@
+"""Single-op ONNX models for the core-engine op list, built in code (no downloads).
+
+Each has a dynamic batch on axis 0 (dim_param "batch", or TPAT's 0 convention for `zero_batch=True`), shapes
+small enough that batch 256 fits easily, and constants where the op takes them (so baking-in is exercised).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import onnx
+from onnx import TensorProto as T
+from onnx import helper as h
+from onnx import numpy_helper as nh
+
+OPSET = 17
+B = "batch"
+
+
+def _model(node, inputs, outputs, inits=(), opset=OPSET) -> onnx.ModelProto:
+    graph = h.make_graph([node], f"{node.op_type.lower()}_graph", inputs, outputs, initializer=list(inits))
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", opset)], producer_name="tpat-tests")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
+
+def _vi(name, elem, shape):
+    return h.make_tensor_value_info(name, elem, shape)
+
+
+def softmax(dtype=T.FLOAT) -> onnx.ModelProto:
+    return _model(h.make_node("Softmax", ["x"], ["y"], name="softmax_0", axis=-1),
+                  [_vi("x", dtype, [B, 8, 128])], [_vi("y", dtype, [B, 8, 128])])
+
+
+def softmax_fp16() -> onnx.ModelProto:
+    return softmax(T.FLOAT16)
+
+
+def layer_norm() -> onnx.ModelProto:
+    rng = np.random.default_rng(1)
+    return _model(h.make_node("LayerNormalization", ["x", "gamma", "beta"], ["y"], name="ln/0", axis=-1, epsilon=1e-5),
+                  [_vi("x", T.FLOAT, [B, 16, 64])], [_vi("y", T.FLOAT, [B, 16, 64])],
+                  [nh.from_array(rng.standard_normal(64).astype(np.float32), "gamma"),
+                   nh.from_array(rng.standard_normal(64).astype(np.float32), "beta")])
+
+
+def one_hot() -> onnx.ModelProto:
+    return _model(h.make_node("OneHot", ["idx", "depth", "values"], ["y"], name="onehot", axis=-1),
+                  [_vi("idx", T.INT64, [B, 13])], [_vi("y", T.FLOAT, [B, 13, 16])],
+                  [nh.from_array(np.array(16, np.int64), "depth"), nh.from_array(np.array([0.0, 1.0], np.float32),
+                                                                                 "values")])
+
+
+def gather_nd() -> onnx.ModelProto:
+    return _model(h.make_node("GatherND", ["data", "indices"], ["y"], name="gather_nd", batch_dims=1),
+                  [_vi("data", T.FLOAT, [B, 16, 8]), _vi("indices", T.INT64, [B, 5, 1])],
+                  [_vi("y", T.FLOAT, [B, 5, 8])])
+
+
+def scatter_nd() -> onnx.ModelProto:
+    return _model(h.make_node("ScatterND", ["data", "indices", "updates"], ["y"], name="scatter_nd"),
+                  [_vi("data", T.FLOAT, [B, 16, 8]), _vi("indices", T.INT64, [B, 5, 2]),
+                   _vi("updates", T.FLOAT, [B, 5, 8])], [_vi("y", T.FLOAT, [B, 16, 8])])
+
+
+def scatter_elements_add() -> onnx.ModelProto:
+    return _model(h.make_node("ScatterElements", ["data", "indices", "updates"], ["y"], name="scatter_el",
+                              axis=1, reduction="add"),
+                  [_vi("data", T.FLOAT, [B, 32]), _vi("indices", T.INT64, [B, 10]), _vi("updates", T.FLOAT, [B, 10])],
+                  [_vi("y", T.FLOAT, [B, 32])])
+
+
+def resize_linear() -> onnx.ModelProto:
+    return _model(h.make_node("Resize", ["x", "", "scales"], ["y"], name="resize", mode="linear"),
+                  [_vi("x", T.FLOAT, [B, 3, 8, 10])], [_vi("y", T.FLOAT, [B, 3, 16, 20])],
+                  [nh.from_array(np.array([1, 1, 2, 2], np.float32), "scales")])
+
+
+def reduce_max() -> onnx.ModelProto:
+    return _model(h.make_node("ReduceMax", ["x"], ["y"], name="reduce_max", axes=[1], keepdims=0),
+                  [_vi("x", T.FLOAT, [B, 82, 16])], [_vi("y", T.FLOAT, [B, 16])])
+
+
+def erf() -> onnx.ModelProto:
+    return _model(h.make_node("Erf", ["x"], ["y"], name="erf"), [_vi("x", T.FLOAT, [B, 64])],
+                  [_vi("y", T.FLOAT, [B, 64])])
+
+
+def einsum() -> onnx.ModelProto:
+    w = np.random.default_rng(2).standard_normal((16, 8)).astype(np.float32)
+    return _model(h.make_node("Einsum", ["x", "w"], ["y"], name="einsum", equation="bij,jk->bik"),
+                  [_vi("x", T.FLOAT, [B, 4, 16])], [_vi("y", T.FLOAT, [B, 4, 8])], [nh.from_array(w, "w")])
+
+
+def mod_int() -> onnx.ModelProto:
+    return _model(h.make_node("Mod", ["a", "b"], ["y"], name="mod", fmod=0),
+                  [_vi("a", T.INT32, [B, 20]), _vi("b", T.INT32, [B, 20])], [_vi("y", T.INT32, [B, 20])])
+
+
+CORE_OPS: dict[str, Callable[[], onnx.ModelProto]] = {
+    "Softmax": softmax,
+    "LayerNormalization": layer_norm,
+    "OneHot": one_hot,
+    "GatherND": gather_nd,
+    "ScatterND": scatter_nd,
+    "ScatterElements": scatter_elements_add,
+    "Resize": resize_linear,
+    "ReduceMax": reduce_max,
+    "Erf": erf,
+    "Einsum": einsum,
+    "Mod": mod_int,
+}
+EXTRA_OPS: dict[str, Callable[[], onnx.ModelProto]] = {"Softmax_fp16": softmax_fp16}

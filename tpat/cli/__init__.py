@@ -1,0 +1,1 @@
+"""The `tpat` command line: one module per subcommand, each a thin shell over the Python API."""

@@ -1,0 +1,69 @@
+"""Entry point: parse, dispatch, and turn errors into messages and exit codes.
+
+Exit codes: 0 ok, 1 user error (a TpatError: message, no traceback), 2 usage, 3 validation failed, 70 internal
+error (a bug in tpat: traceback shown). `-v` shows tracebacks for user errors too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+import time
+
+from ..errors import TpatError
+
+COMMANDS = ("onnx2plugin", "apply", "plan", "validate", "inspect", "check_trt")
+EXIT_BUG = 70
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
+    parser = argparse.ArgumentParser(prog="tpat", description="ONNX nodes -> TVM-generated TensorRT plugins.")
+    parser.add_argument("--version", action="version", version=f"tpat {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging and tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f".{name}", __package__)
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith("tpat.cli."):
+                continue  # command not part of this build
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s")
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    start = time.perf_counter()
+    try:
+        code = args.run(args) or 0
+    except TpatError as exc:
+        if args.verbose:
+            logging.exception("tpat error")
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception:
+        logging.exception("internal error in tpat (this is a bug; please report it with the command below)")
+        print(f"command: tpat {' '.join(argv)}", file=sys.stderr)
+        return EXIT_BUG
+    if getattr(args, "timing", True):
+        print(f"{'PASSED' if code == 0 else 'FAILED'} | {time.perf_counter() - start:.2f}s | tpat {' '.join(argv)}",
+              file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

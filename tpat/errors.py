@@ -1,0 +1,49 @@
+"""The one exception family users see.
+
+A `TpatError` is a *user* error: bad input, a model tpat cannot handle, a tool that failed. The CLI prints its
+message without a traceback (exit 1). Anything else escaping is a bug in tpat and is shown with a traceback.
+Messages say what went wrong, where (file, node, op type) and what to do.
+"""
+
+from __future__ import annotations
+
+
+class TpatError(Exception):
+    """A problem the user can act on. `hint` is the suggested fix, printed on its own line."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str | None = None):
+        assert message, "TpatError needs a message"
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message}\n  hint: {self.hint}"
+
+
+class ModelError(TpatError):
+    """The ONNX model is missing, unreadable or not what tpat can work on."""
+
+
+class SelectionError(TpatError):
+    """Node names, op types or plugin names that do not fit the model."""
+
+
+class LoweringError(TpatError):
+    """TVM could not import, schedule or compile a node."""
+
+
+class BuildError(TpatError):
+    """nvcc (or another external tool) failed."""
+
+
+class ValidationFailed(TpatError):
+    """A generated plugin disagrees with onnxruntime."""
+
+    exit_code = 3
+
+
+class SpecError(TpatError):
+    """The YAML spec is invalid; `issues` carries one entry per problem with file:line:col."""

@@ -1,0 +1,85 @@
+"""The handful of CUDA runtime calls validation needs, through ctypes on the libcudart the kernels link."""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import shutil
+import subprocess
+
+from ..errors import TpatError
+
+H2D, D2H = 1, 2
+_SONAMES = ("libcudart.so.13", "libcudart.so.12", "libcudart.so")
+
+
+class CudaError(TpatError):
+    pass
+
+
+def gpu_available() -> bool:
+    """True when an NVIDIA GPU and driver answer (used to skip GPU tests cleanly)."""
+    smi = shutil.which("nvidia-smi")
+    if not smi:
+        return False
+    try:
+        return subprocess.run([smi, "-L"], capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@functools.lru_cache(maxsize=1)
+def runtime() -> "CudaRuntime":
+    for name in _SONAMES:
+        try:
+            return CudaRuntime(ctypes.CDLL(name, mode=ctypes.RTLD_GLOBAL))
+        except OSError:
+            continue
+    raise CudaError("cannot load the CUDA runtime (libcudart)", hint="add the CUDA lib64 folder to LD_LIBRARY_PATH")
+
+
+class CudaRuntime:
+    def __init__(self, lib: ctypes.CDLL):
+        self.lib = lib
+        lib.cudaGetErrorString.restype = ctypes.c_char_p
+        lib.cudaMalloc.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_size_t]
+        lib.cudaFree.argtypes = [ctypes.c_void_p]
+        lib.cudaMemcpy.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        lib.cudaMemset.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
+        lib.cudaStreamCreate.argtypes = [ctypes.POINTER(ctypes.c_void_p)]
+        lib.cudaStreamSynchronize.argtypes = [ctypes.c_void_p]
+        lib.cudaStreamDestroy.argtypes = [ctypes.c_void_p]
+
+    def check(self, status: int, what: str) -> None:
+        if status != 0:
+            msg = self.lib.cudaGetErrorString(status).decode()
+            raise CudaError(f"CUDA error in {what}: {msg} ({status})")
+
+    def malloc(self, nbytes: int) -> int:
+        ptr = ctypes.c_void_p()
+        self.check(self.lib.cudaMalloc(ctypes.byref(ptr), max(int(nbytes), 1)), "cudaMalloc")
+        return ptr.value
+
+    def free(self, ptr: int) -> None:
+        if ptr:
+            self.lib.cudaFree(ctypes.c_void_p(ptr))
+
+    def h2d(self, dst: int, array) -> None:
+        self.check(self.lib.cudaMemcpy(dst, array.ctypes.data, array.nbytes, H2D), "cudaMemcpy H2D")
+
+    def d2h(self, array, src: int) -> None:
+        self.check(self.lib.cudaMemcpy(array.ctypes.data, src, array.nbytes, D2H), "cudaMemcpy D2H")
+
+    def memset(self, ptr: int, value: int, nbytes: int) -> None:
+        self.check(self.lib.cudaMemset(ptr, value, max(int(nbytes), 1)), "cudaMemset")
+
+    def stream(self) -> int:
+        s = ctypes.c_void_p()
+        self.check(self.lib.cudaStreamCreate(ctypes.byref(s)), "cudaStreamCreate")
+        return s.value
+
+    def sync(self, stream: int) -> None:
+        self.check(self.lib.cudaStreamSynchronize(stream), "cudaStreamSynchronize")
+
+    def destroy_stream(self, stream: int) -> None:
+        self.lib.cudaStreamDestroy(stream)

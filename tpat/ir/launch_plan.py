@@ -1,0 +1,115 @@
+"""The launch plan: which kernels run, in which order, with what grid, block, shared memory and arguments.
+
+TPAT recorded launch configs from a dry run at fixed shapes; we read them from TVM's lowered IR as expressions of
+the dynamic dims (see ``tpat.stages.lower``), so one plan serves every dim value in the declared range. The plan
+is plain data: it is written as JSON, diffed in tests and rendered into the C launcher.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from . import expr as E
+
+ARG_KINDS = ("input", "output", "workspace", "constant", "scalar")
+
+
+@dataclass(frozen=True)
+class KernelArg:
+    """One kernel parameter.
+
+    kind: input/output/constant -> `index` into the signature inputs/outputs or the plan's constants;
+          workspace -> `offset` bytes into the workspace; scalar -> `value` (an expression of the dims).
+    ctype: the C type of the kernel parameter as TVM declared it (``float*``, ``int64_t``).
+    """
+
+    kind: str
+    ctype: str
+    index: int = -1
+    offset: E.Expr = 0
+    value: E.Expr = 0
+
+    def to_json(self) -> dict:
+        j: dict = {"kind": self.kind, "ctype": self.ctype}
+        if self.kind in ("input", "output", "constant"):
+            j["index"] = self.index
+        elif self.kind == "workspace":
+            j["offset"] = E.to_json(self.offset)
+        else:
+            j["value"] = E.to_json(self.value)
+        return j
+
+
+@dataclass(frozen=True)
+class Kernel:
+    name: str
+    grid: tuple[E.Expr, E.Expr, E.Expr]
+    block: tuple[E.Expr, E.Expr, E.Expr]
+    dyn_smem: E.Expr
+    args: tuple[KernelArg, ...]
+
+    def to_json(self) -> dict:
+        return {
+            "name": self.name,
+            "grid": [E.to_json(g) for g in self.grid],
+            "block": [E.to_json(b) for b in self.block],
+            "dyn_smem": E.to_json(self.dyn_smem),
+            "args": [a.to_json() for a in self.args],
+        }
+
+
+@dataclass(frozen=True)
+class Constant:
+    """A small initializer baked into the plugin and uploaded once at init (never per enqueue)."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    data: bytes = field(repr=False)
+
+    @property
+    def nbytes(self) -> int:
+        return len(self.data)
+
+    def to_json(self) -> dict:
+        import hashlib
+
+        return {"name": self.name, "dtype": self.dtype, "shape": list(self.shape), "nbytes": self.nbytes,
+                "sha256": hashlib.sha256(self.data).hexdigest()}
+
+
+@dataclass(frozen=True)
+class Buffer:
+    """An intermediate tensor storage: `size` bytes at `offset` in the plugin workspace."""
+
+    offset: E.Expr
+    size: E.Expr
+
+    def to_json(self) -> dict:
+        return {"offset": E.to_json(self.offset), "size": E.to_json(self.size)}
+
+
+@dataclass(frozen=True)
+class LaunchPlan:
+    kernels: tuple[Kernel, ...]
+    buffers: tuple[Buffer, ...] = ()
+    constants: tuple[Constant, ...] = ()
+    workspace: E.Expr = 0
+
+    def to_json(self) -> dict:
+        return {
+            "kernels": [k.to_json() for k in self.kernels],
+            "buffers": [b.to_json() for b in self.buffers],
+            "constants": [c.to_json() for c in self.constants],
+            "workspace": E.to_json(self.workspace),
+        }
+
+    def describe(self, dim_names: Sequence[str]) -> list[str]:
+        """One line per kernel launch, for `tpat plan` and logs."""
+        lines = []
+        for k in self.kernels:
+            grid = ", ".join(E.to_str(g) for g in k.grid)
+            block = ", ".join(E.to_str(b) for b in k.block)
+            lines.append(f"{k.name}<<<({grid}), ({block}), {E.to_str(k.dyn_smem)}>>>")
+        return lines

@@ -1,0 +1,178 @@
+"""`Spec` -> `ResolvedSpec`: the effective settings of every model, with absolute paths and globs expanded.
+
+This is the planner's input, so it is plain frozen data: no "unset" values, no defaults left to apply, no
+relative paths. Merging follows one rule: mappings (`dynamic`, `tolerance`, `tuning.per_op`) merge per key with
+the model's keys winning; every other setting is replaced whole by the model's value when the model sets it.
+
+Anything that needs the file system (a glob matching nothing, a missing model file, two models writing one
+output) is checked here rather than in the pydantic models, and is still reported as ``file:line:col``.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
+
+from .issues import Origin, SpecIssue, spec_error
+from .model import DEFAULT_OUTPUT, DimRange, Executor, ModelSpec, Settings, Spec, Tolerance, is_glob
+
+DEFAULT_TOLERANCE: Mapping[str, Tolerance] = MappingProxyType({
+    "fp32": Tolerance(rtol=1e-5, atol=1e-5),
+    "fp16": Tolerance(rtol=1e-2, atol=1e-2),
+    "bf16": Tolerance(rtol=5e-2, atol=5e-2),
+})
+
+
+def _frozen_map(d: dict) -> Mapping:
+    return MappingProxyType(dict(d))
+
+
+@dataclass(frozen=True)
+class ResolvedTargets:
+    """`nodes` already includes the nodes named in `plugin_names`; `op_types` is expanded by the planner."""
+
+    nodes: tuple[str, ...]
+    op_types: tuple[str, ...]
+    plugin_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def plugin_name(self, node: str) -> str | None:
+        """The user's name for `node`'s plugin, or None to let the planner derive one."""
+        return self.plugin_names.get(node)
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """One ONNX file to rewrite and everything that applies to it. `entry` is its index in `models:`.
+
+    `arch` is sorted oldest first (SASS for each, PTX for the last); empty means "the local GPU's arch".
+    """
+
+    entry: int
+    source: Path
+    output: Path
+    stem: str
+    targets: ResolvedTargets
+    arch: tuple[str, ...]
+    dtype: str
+    dynamic: Mapping[str, DimRange]
+    trials: int
+    per_op_trials: Mapping[str, int]
+    validate: bool
+    tolerance: Mapping[str, Tolerance]
+
+    def trials_for(self, op_type: str) -> int:
+        return self.per_op_trials.get(op_type, self.trials)
+
+
+@dataclass(frozen=True)
+class ResolvedSpec:
+    file: Path | None
+    output_dir: Path
+    cache_dir: Path
+    executor: Executor
+    models: tuple[ResolvedModel, ...]
+
+
+def resolve_spec(spec: Spec, environ: Mapping[str, str] | None = None) -> ResolvedSpec:
+    """Merge defaults into each model, resolve paths against the spec's folder and expand globs.
+
+    `environ` (default `os.environ`) supplies ``TPAT_CACHE_DIR``. Raises `SpecError` listing every model path
+    that matches nothing and every output written twice.
+    """
+    origin: Origin = spec._origin or Origin("<spec>", Path.cwd())
+    environ = os.environ if environ is None else environ
+    output_dir = _abspath(origin.folder, spec.output_dir)
+    issues: list[SpecIssue] = []
+    models = [r for i, m in enumerate(spec.models) for r in _expand(i, m, spec.defaults, output_dir, origin, issues)]
+    issues += _clashing_outputs(models, spec, origin)
+    if issues:
+        raise spec_error(issues)
+    return ResolvedSpec(origin.path, output_dir, _cache_dir(spec, origin, environ), spec.executor, tuple(models))
+
+
+def _abspath(folder: Path, text: str) -> Path:
+    """`text` with ``~`` expanded, made absolute against `folder`, ``..`` folded (symlinks left alone)."""
+    return Path(os.path.normpath(folder / os.path.expanduser(text)))
+
+
+def _cache_dir(spec: Spec, origin: Origin, environ: Mapping[str, str]) -> Path:
+    if spec.cache_dir is not None:
+        return _abspath(origin.folder, spec.cache_dir)
+    if environ.get("TPAT_CACHE_DIR"):
+        return _abspath(Path.cwd(), environ["TPAT_CACHE_DIR"])
+    return Path(os.path.expanduser("~/.cache/tpat"))
+
+
+def _expand(i: int, m: ModelSpec, defaults: Settings, output_dir: Path, origin: Origin,
+            issues: list[SpecIssue]) -> list[ResolvedModel]:
+    sources = _sources(i, m, origin, issues)
+    settings = _effective(defaults, m)
+    template = m.output or DEFAULT_OUTPUT
+    return [ResolvedModel(entry=i, source=src, stem=src.stem,
+                          output=_abspath(origin.folder, template.format(stem=src.stem, output_dir=output_dir)),
+                          targets=_targets(m), **settings)
+            for src in sources]
+
+
+def _sources(i: int, m: ModelSpec, origin: Origin, issues: list[SpecIssue]) -> list[Path]:
+    """The model files an entry names: the file itself, or a glob's matches, sorted so plans are stable."""
+    if is_glob(m.path):
+        matches = sorted(p for p in glob.glob(os.path.expanduser(m.path), root_dir=origin.folder, recursive=True)
+                         if (origin.folder / p).is_file())
+        if not matches:
+            issues.append(origin.issue(("models", i, "path"), "glob_no_match",
+                                       f"'{m.path}' matches no file in {origin.folder}",
+                                       "check the pattern; relative paths start at the spec file's folder"))
+        return [_abspath(origin.folder, p) for p in matches]
+    path = _abspath(origin.folder, m.path)
+    if not path.is_file():
+        issues.append(origin.issue(("models", i, "path"), "model_not_found", f"model file '{path}' not found",
+                                   "relative paths start at the spec file's folder"))
+        return []
+    return [path]
+
+
+def _effective(defaults: Settings, m: ModelSpec) -> dict:
+    """The six settings for one model: scalars and lists from the model if it set them, mappings merged."""
+    def pick(name: str):
+        return getattr(m if name in m.model_fields_set else defaults, name)
+
+    tuning_set = "tuning" in m.model_fields_set and "trials" in m.tuning.model_fields_set
+    return dict(
+        arch=tuple(sorted(pick("arch"), key=_arch_key)),
+        dtype=pick("dtype"),
+        dynamic=_frozen_map({**defaults.dynamic, **m.dynamic}),
+        trials=m.tuning.trials if tuning_set else defaults.tuning.trials,
+        per_op_trials=_frozen_map({**defaults.tuning.per_op, **m.tuning.per_op}),
+        validate=pick("validate_"),
+        tolerance=_frozen_map({**DEFAULT_TOLERANCE, **defaults.tolerance, **m.tolerance}),
+    )
+
+
+def _arch_key(arch: str) -> tuple[int, str]:
+    """sm_90 < sm_90a < sm_100: by compute capability, then the arch-specific suffix."""
+    digits = arch[3:].rstrip("a")
+    return int(digits), arch[3 + len(digits):]
+
+
+def _targets(m: ModelSpec) -> ResolvedTargets:
+    nodes = tuple(dict.fromkeys(m.targets.nodes + tuple(m.targets.plugins)))
+    return ResolvedTargets(nodes, m.targets.op_types, _frozen_map(m.targets.plugins))
+
+
+def _clashing_outputs(models: list[ResolvedModel], spec: Spec, origin: Origin) -> list[SpecIssue]:
+    """Two inputs writing one output would overwrite each other; report the later one."""
+    first: dict[Path, ResolvedModel] = {}
+    issues = []
+    for r in models:
+        other = first.setdefault(r.output, r)
+        if other is not r:
+            key = "output" if spec.models[r.entry].output is not None else "path"
+            issues.append(origin.issue(("models", r.entry, key), "output_clash",
+                                       f"output '{r.output}' is also written for '{other.source.name}'",
+                                       "give each model its own output, e.g. with {stem}"))
+    return issues

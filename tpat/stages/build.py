@@ -1,0 +1,101 @@
+"""Build: nvcc the generated sources into shared libraries, always through argument lists (never a shell).
+
+Two libraries per plugin: `lib<plugin>_kernels.so` (kernels + C ABI, no TensorRT needed: the validator and the
+benchmarks load it) and `<plugin>.so` (the IPluginV3 plugin, built when TensorRT headers are available).
+Both link with `--no-undefined`, which proves the plugin needs nothing from libnvinfer at load time.
+SASS is emitted for every requested arch and PTX for the newest, so newer GPUs can still JIT the plugin.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import BuildError
+
+_ARCH = re.compile(r"^sm_(\d{2,3})(a?)$")
+# 177: variable declared but never referenced, 550: set but never used -- TVM emits both for CSE'd index vars.
+_TVM_DIAG = ["-Xcudafe", "--diag_suppress=177", "-Xcudafe", "--diag_suppress=550"]
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    output: Path
+    command: list[str]
+    seconds: float
+
+
+@functools.lru_cache(maxsize=1)
+def find_nvcc() -> str:
+    nvcc = os.environ.get("NVCC") or shutil.which("nvcc") or "/usr/local/cuda/bin/nvcc"
+    if not Path(nvcc).exists() and not shutil.which(nvcc):
+        raise BuildError("nvcc not found", hint="install the CUDA toolkit or set NVCC=/path/to/nvcc")
+    return nvcc
+
+
+@functools.lru_cache(maxsize=1)
+def nvcc_version() -> str:
+    out = subprocess.run([find_nvcc(), "--version"], capture_output=True, text=True, check=False).stdout
+    m = re.search(r"release ([\d.]+), V([\d.]+)", out)
+    return m.group(2) if m else out.strip().splitlines()[-1] if out.strip() else "unknown"
+
+
+def gencode_flags(arch_list: list[str]) -> list[str]:
+    """SASS for each arch, PTX for the newest (sm_90a keeps its 'a': arch-specific features need it)."""
+    parsed = []
+    for arch in arch_list:
+        m = _ARCH.match(arch)
+        if not m:
+            raise BuildError(f"invalid CUDA arch {arch!r}", hint="use the form sm_90, sm_89, sm_90a")
+        parsed.append((int(m.group(1)), m.group(2)))
+    flags = []
+    for num, suffix in sorted(set(parsed)):
+        flags += ["-gencode", f"arch=compute_{num}{suffix},code=sm_{num}{suffix}"]
+    num, suffix = max(parsed)
+    flags += ["-gencode", f"arch=compute_{num}{suffix},code=compute_{num}{suffix}"]
+    return flags
+
+
+def base_flags(arch_list: list[str]) -> list[str]:
+    return ["-std=c++17", "-O3", "-shared", "-Xcompiler", "-fPIC,-fvisibility=hidden", "-cudart", "shared",
+            "-Xlinker", "--no-undefined", *gencode_flags(arch_list)]
+
+
+def run_nvcc(args: list[str], output: Path, what: str) -> BuildResult:
+    """Run nvcc writing to a temp name beside `output`, then rename: a failed build never leaves a stale .so."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+    command = [find_nvcc(), *args, "-o", str(tmp)]
+    start = time.perf_counter()
+    proc = subprocess.run(command, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        log = (proc.stderr + proc.stdout).splitlines()
+        errors = [ln for ln in log if "error" in ln.lower()][:8] or log[-8:]
+        raise BuildError(
+            f"nvcc failed building {what} (exit {proc.returncode})\n  command: {shlex.join(command)}\n  "
+            + "\n  ".join(errors),
+            hint="this is a tpat bug if the sources are generated and unedited; please report it with the log",
+        )
+    os.replace(tmp, output)
+    return BuildResult(output, [*command[:-1], str(output)], seconds)
+
+
+def build_kernels(src_dir: Path, plugin: str, arch_list: list[str], lib_dir: Path) -> BuildResult:
+    src = src_dir / f"{plugin}_kernels.cu"
+    return run_nvcc([*base_flags(arch_list), *_TVM_DIAG, "-I", str(src_dir), str(src)],
+                    lib_dir / f"lib{plugin}_kernels.so", f"the kernels of plugin {plugin!r}")
+
+
+def build_plugin(src_dir: Path, plugin: str, arch_list: list[str], lib_dir: Path, trt_include: Path) -> BuildResult:
+    sources = [str(src_dir / f"{plugin}.cu"), str(src_dir / f"{plugin}_kernels.cu")]
+    return run_nvcc([*base_flags(arch_list), *_TVM_DIAG, "-isystem", str(trt_include), "-I", str(src_dir), *sources],
+                    lib_dir / f"{plugin}.so", f"plugin {plugin!r}")

@@ -1,0 +1,86 @@
+"""Codegen: launch plan + TVM CUDA + signature -> the plugin's C++/CUDA sources, rendered from `templates/`.
+
+Files (seed layout): `<plugin>_kernels.h/.cu` (TVM kernels + C ABI launcher, needs no TensorRT) and
+`<plugin>.h/.cu` (the IPluginV3 adapter over that ABI). Kernel names get the plugin name as a prefix, so any
+number of plugins can be linked into one binary.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .. import __version__
+from ..ir import expr as E
+from ..ir.signature import Signature
+from ..render import render
+from .lower import Lowered
+
+PLUGIN_VERSION = "1"
+PLUGIN_NAMESPACE = ""
+_SCALAR_C = {"int64": "int64_t", "int32": "int32_t", "int16": "int16_t", "int8": "int8_t", "uint64": "uint64_t",
+             "uint32": "uint32_t", "uint8": "uint8_t", "bool": "bool", "float32": "float", "float64": "double"}
+
+
+@dataclass(frozen=True)
+class Sources:
+    plugin: str
+    files: dict[str, str]  # file name -> text
+
+
+def file_names(plugin: str) -> dict[str, str]:
+    return {"kernels_header": f"{plugin}_kernels.h", "kernels_source": f"{plugin}_kernels.cu",
+            "plugin_header": f"{plugin}.h", "plugin_source": f"{plugin}.cu"}
+
+
+def prefix_kernels(cuda_source: str, names: list[str], prefix: str) -> str:
+    for name in sorted(set(names), key=len, reverse=True):
+        cuda_source = re.sub(rf"\b{re.escape(name)}\b", prefix + name, cuda_source)
+    return cuda_source
+
+
+def context(plugin: str, lowered: Lowered, arch_list: list[str], tvm_version: str, tuned: bool = False) -> dict:
+    sig: Signature = lowered.signature
+    plan = lowered.plan.to_json()
+    prefix = f"tpat_{plugin}__"
+    cuda_source = prefix_kernels(lowered.cuda_source, [k["name"] for k in plan["kernels"]], prefix)
+    max_dims = [d.max for d in sig.dims]
+    for k, kernel in zip(plan["kernels"], lowered.plan.kernels):
+        k["name"] = prefix + k["name"]
+        k["smem_max"] = E.evaluate(kernel.dyn_smem, max_dims)
+        for a in k["args"]:
+            if a["kind"] == "scalar":
+                a["c_scalar"] = _SCALAR_C.get(a["ctype"], "int64_t")
+    for c, const in zip(plan["constants"], lowered.plan.constants):
+        data = const.data
+        c["rows"] = [", ".join(f"0x{b:02x}" for b in data[i:i + 24]) + "," for i in range(0, len(data), 24)]
+    return {
+        "tpat_version": __version__,
+        "tvm_version": tvm_version,
+        "tuned": tuned,
+        "arch_list": arch_list,
+        "plugin": {"name": plugin, "ident": plugin, "version": PLUGIN_VERSION, "namespace": PLUGIN_NAMESPACE},
+        "inputs": [_tensor(t) for t in sig.inputs],
+        "outputs": [_tensor(t) for t in sig.outputs],
+        "dims": [d.to_json() for d in sig.dims],
+        "plan": plan,
+        "constants": plan["constants"],
+        "cuda_source": cuda_source.rstrip() + "\n",
+        "files": file_names(plugin),
+    }
+
+
+def _tensor(t) -> dict:
+    d = t.dtype
+    return {"name": t.name, "dtype": {"name": d.name, "c": d.c, "trt": d.trt, "itemsize": d.itemsize},
+            "shape": [E.to_json(s) for s in t.shape]}
+
+
+def render_kernels(ctx: dict) -> dict[str, str]:
+    f = ctx["files"]
+    return {f["kernels_header"]: render("kernels.h.j2", **ctx), f["kernels_source"]: render("kernels.cu.j2", **ctx)}
+
+
+def render_plugin(ctx: dict) -> dict[str, str]:
+    f = ctx["files"]
+    return {f["plugin_header"]: render("plugin.h.j2", **ctx), f["plugin_source"]: render("plugin.cu.j2", **ctx)}

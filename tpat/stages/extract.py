@@ -1,0 +1,231 @@
+"""Extract: cut one target node out of its model into a standalone ONNX model with symbolic dims.
+
+Shapes come from ONNX shape inference; onnxruntime runs only where inference cannot tell (see `shape_probe`).
+The declared dynamic dims (batch and any other) stay symbolic, named by C-safe dim names, so TVM generates one
+kernel for the whole range. Small constant inputs stay initializers of the subgraph: TVM folds them into the
+kernel or passes them as constants the plugin uploads once; large ones become plugin inputs, which TensorRT feeds
+from its own constant layers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+import onnx
+import onnx_graphsurgeon as gs
+
+from ..errors import ModelError
+from ..ir import expr as E
+from ..ir.dtypes import dtype_from_onnx
+from ..ir.signature import DimSpec, Signature, TensorSig
+from ..names import identifier
+from .select import Target
+
+EMBED_LIMIT_BYTES = 64 * 1024
+BATCH = "batch"
+
+
+@dataclass(frozen=True)
+class DimRange:
+    min: int
+    opt: int
+    max: int
+
+
+@dataclass(frozen=True)
+class Extracted:
+    target: Target
+    subgraph: onnx.ModelProto
+    signature: Signature
+    input_names: tuple[str, ...]  # model tensor feeding each plugin input
+    output_names: tuple[str, ...]
+    folded_inputs: tuple[str, ...] = field(default=())  # model tensors baked into the plugin
+
+
+def mark_batch_dims(model: onnx.ModelProto, name: str = BATCH) -> onnx.ModelProto:
+    """TPAT's convention: axis 0 of a graph input that is 0, -1 or unset is the batch; give it a dim_param."""
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    inits = {i.name for i in m.graph.initializer}
+    for vi in m.graph.input:
+        if vi.name in inits or not vi.type.tensor_type.shape.dim:
+            continue
+        d0 = vi.type.tensor_type.shape.dim[0]
+        if not d0.dim_param and d0.dim_value <= 0:
+            d0.dim_param = name
+    return m
+
+
+def infer_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
+    try:
+        return onnx.shape_inference.infer_shapes(model, data_prop=True)
+    except Exception as exc:
+        raise ModelError(f"ONNX shape inference failed: {str(exc).splitlines()[0][:300]}",
+                         hint="the model is inconsistent; check it with onnx.checker and onnxruntime") from exc
+
+
+class _Shapes:
+    """Dtype and shape of every tensor name, from graph inputs, value_info, outputs and initializers."""
+
+    def __init__(self, model: onnx.ModelProto):
+        self.info: dict[str, onnx.TypeProto] = {}
+        g = model.graph
+        for vi in list(g.input) + list(g.value_info) + list(g.output):
+            self.info[vi.name] = vi.type
+
+    def get(self, name: str) -> tuple[int, list] | None:
+        """(elem_type, [int | str | None per axis]) or None if the rank is unknown."""
+        t = self.info.get(name)
+        if t is None or not t.tensor_type.HasField("shape"):
+            return None
+        dims = []
+        for d in t.tensor_type.shape.dim:
+            dims.append(d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else (d.dim_param or None))
+        return t.tensor_type.elem_type, dims
+
+
+def extract(model: onnx.ModelProto, target: Target, dynamic: Mapping[str, DimRange]) -> Extracted:
+    """`model` must already carry dim_params for the dynamic dims and inferred shapes (see `prepare_model`)."""
+    graph = gs.import_onnx(model)
+    node = graph.nodes[target.node_index]
+    shapes = _Shapes(model)
+    where = f"node {target.node_name!r} ({target.op_type})"
+    dim_names = _DimNames(dynamic)
+    sub_inputs, plugin_inputs, folded = [], [], []
+    node_inputs = []
+    for tensor in node.inputs:
+        if tensor.name == "":
+            node_inputs.append(gs.Variable.empty())
+            continue
+        value = _constant_value(tensor)
+        if value is not None and value.nbytes <= EMBED_LIMIT_BYTES:
+            node_inputs.append(gs.Constant(f"c{len(folded)}", np.array(value, order="C")))
+            folded.append(tensor.name)
+            continue
+        if tensor.name in plugin_inputs:  # the same tensor twice (Add(x, x)) is one plugin input
+            node_inputs.append(sub_inputs[plugin_inputs.index(tensor.name)])
+            continue
+        if value is not None:
+            elem, dims = onnx.helper.np_dtype_to_tensor_dtype(value.dtype), list(value.shape)
+        else:
+            known = shapes.get(tensor.name)
+            if known is None:
+                raise ModelError(f"{where}: shape of input {tensor.name!r} is unknown after shape inference",
+                                 hint="add a value_info for it or export the model with shapes")
+            elem, dims = known
+        sub_inputs.append(_variable(f"in{len(sub_inputs)}", elem, dims, dim_names, where, tensor.name))
+        node_inputs.append(sub_inputs[-1])
+        plugin_inputs.append(tensor.name)
+    outputs = []
+    for j, tensor in enumerate(node.outputs):
+        known = shapes.get(tensor.name)
+        elem = known[0] if known else (tensor.dtype and onnx.helper.np_dtype_to_tensor_dtype(np.dtype(tensor.dtype)))
+        if not elem:
+            raise ModelError(f"{where}: dtype of output {tensor.name!r} is unknown after shape inference")
+        dims = known[1] if known else None
+        outputs.append(_variable(f"out{j}", elem, dims, dim_names, where, tensor.name, allow_unknown=True))
+    sub_node = gs.Node(node.op, name=identifier(node.name, "node"), attrs=dict(node.attrs), inputs=node_inputs,
+                       outputs=outputs, domain=node.domain)
+    sub = gs.Graph(nodes=[sub_node], inputs=sub_inputs, outputs=outputs, name="tpat_subgraph",
+                   opset=graph.opset, import_domains=graph.import_domains)
+    proto = gs.export_onnx(sub, do_type_check=False)
+    proto.producer_name, proto.producer_version = "tpat", ""
+    proto.ir_version = model.ir_version
+    sig = _signature(proto, dim_names, dynamic, where)
+    return Extracted(target, proto, sig, tuple(plugin_inputs), tuple(t.name for t in node.outputs), tuple(folded))
+
+
+def _constant_value(tensor) -> np.ndarray | None:
+    if isinstance(tensor, gs.Constant):
+        return np.asarray(tensor.values)
+    producer = tensor.inputs[0] if tensor.inputs else None
+    if producer is not None and producer.op == "Constant":
+        value = producer.attrs.get("value")
+        if isinstance(value, gs.Constant):
+            return np.asarray(value.values)
+        if value is not None:
+            return np.asarray(value)
+    return None
+
+
+class _DimNames:
+    """Model dim_params -> C-safe dim names for the declared dynamic dims, in order of first use."""
+
+    def __init__(self, dynamic: Mapping[str, DimRange]):
+        self.declared = dict(dynamic)
+        self.used: dict[str, str] = {}
+
+    def name_for(self, label: str) -> str | None:
+        if label not in self.declared:
+            return None
+        if label not in self.used:
+            base, name, n = identifier(label, "dim"), identifier(label, "dim"), 1
+            while name in self.used.values():
+                n += 1
+                name = f"{base}_{n}"
+            self.used[label] = name
+        return self.used[label]
+
+
+def _variable(name, elem, dims, dim_names: _DimNames, where, model_name, allow_unknown=False):
+    if dtype_from_onnx(elem) is None:
+        tname = onnx.TensorProto.DataType.Name(elem)
+        raise ModelError(f"{where}: tensor {model_name!r} has dtype {tname}, which a TensorRT plugin cannot carry",
+                         hint="TensorRT plugins take float32/16, bfloat16, int8/32/64, uint8 and bool tensors")
+    shape = None
+    if dims is not None:
+        shape = []
+        for axis, d in enumerate(dims):
+            if isinstance(d, int):
+                shape.append(d)
+            elif d is None:
+                if not allow_unknown:
+                    raise ModelError(f"{where}: axis {axis} of input {model_name!r} has no known size",
+                                     hint="give the model static shapes or name the dim (dim_param) and declare it "
+                                     "dynamic")
+                shape.append(None)
+            else:
+                dim = dim_names.name_for(d)
+                if dim is None and not allow_unknown:
+                    raise ModelError(
+                        f"{where}: axis {axis} of input {model_name!r} is the symbolic dim {d!r}, "
+                        "which is not declared dynamic",
+                        hint=f"declare it (spec `dynamic: {{{d}: {{min, opt, max}}}}`, or -dynamic for the batch) "
+                        "or export the model with a static size",
+                    )
+                shape.append(dim)
+    return gs.Variable(name, dtype=onnx.helper.tensor_dtype_to_np_dtype(elem), shape=shape)
+
+
+def _signature(proto: onnx.ModelProto, dim_names: _DimNames, dynamic, where: str) -> Signature:
+    dims: list[DimSpec] = []
+    index: dict[str, int] = {}
+    inputs = []
+    for i, vi in enumerate(proto.graph.input):
+        shape = []
+        for axis, d in enumerate(vi.type.tensor_type.shape.dim):
+            if d.dim_param:
+                if d.dim_param not in index:
+                    label = next(k for k, v in dim_names.used.items() if v == d.dim_param)
+                    r = dynamic[label]
+                    index[d.dim_param] = len(dims)
+                    dims.append(DimSpec(d.dim_param, label, r.min, r.opt, r.max, i, axis))
+                shape.append(E.Dim(index[d.dim_param], d.dim_param))
+            else:
+                shape.append(int(d.dim_value))
+        inputs.append(TensorSig(vi.name, dtype_from_onnx(vi.type.tensor_type.elem_type), tuple(shape)))
+    outputs = []
+    for vi in proto.graph.output:
+        shape = []
+        t = vi.type.tensor_type
+        for d in t.shape.dim if t.HasField("shape") else ():
+            if d.dim_param and d.dim_param in index:
+                shape.append(E.Dim(index[d.dim_param], d.dim_param))
+            elif d.HasField("dim_value") and d.dim_value > 0:
+                shape.append(int(d.dim_value))
+            else:
+                shape.append(-1)  # unknown to ONNX shape inference: lowering reads it from TVM
+        outputs.append(TensorSig(vi.name, dtype_from_onnx(t.elem_type), tuple(shape)))
+    return Signature(tuple(inputs), tuple(outputs), tuple(dims))

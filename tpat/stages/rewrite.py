@@ -1,0 +1,81 @@
+"""Rewrite: a copy of the model where each target node is one plugin node TensorRT's ONNX parser imports.
+
+The parser has no importer for an unknown op type, so it falls back to the plugin registry and looks up
+(op_type, `plugin_version`, `plugin_namespace`). Plugin nodes live in the custom domain `trt.plugins` so
+`onnx.checker` accepts them; the parser does not dispatch on domains. Inputs the plugin has baked in (small
+constants) are dropped from the node, and initializers nothing else uses are removed. Everything else is untouched,
+dtypes included: TensorRT 10+ has int64 and bool tensors, so nothing is narrowed (TPAT inserted Casts to int32).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import onnx
+
+from ..errors import ModelError
+
+PLUGIN_DOMAIN = "trt.plugins"
+
+
+@dataclass(frozen=True)
+class Replacement:
+    node_index: int
+    node_name: str
+    plugin_name: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    dropped_inputs: tuple[str, ...] = ()
+    plugin_version: str = "1"
+    plugin_namespace: str = ""
+
+
+def rewrite(model: onnx.ModelProto, replacements: Sequence[Replacement]) -> onnx.ModelProto:
+    out = onnx.ModelProto()
+    out.CopyFrom(model)  # never touch the caller's (the input) model
+    nodes = out.graph.node
+    dropped: set[str] = set()
+    for r in replacements:
+        old = nodes[r.node_index]
+        if old.name != r.node_name or list(old.output) != list(r.outputs):
+            raise ModelError(f"rewrite: node {r.node_index} is {old.name!r}, expected {r.node_name!r}",
+                             hint="the model changed between extraction and rewrite; run again")
+        new = onnx.helper.make_node(r.plugin_name, list(r.inputs), list(r.outputs), name=old.name,
+                                    domain=PLUGIN_DOMAIN, plugin_version=r.plugin_version,
+                                    plugin_namespace=r.plugin_namespace)
+        new.doc_string = f"tpat plugin for {old.op_type} node {old.name!r}"
+        nodes[r.node_index].CopyFrom(new)
+        dropped.update(r.dropped_inputs)
+    _remove_orphans(out.graph, dropped)
+    if not any(o.domain == PLUGIN_DOMAIN for o in out.opset_import) and replacements:
+        out.opset_import.append(onnx.helper.make_opsetid(PLUGIN_DOMAIN, 1))
+    try:
+        onnx.checker.check_model(out)
+    except Exception as exc:
+        raise ModelError(f"the rewritten model fails onnx.checker: {str(exc).splitlines()[0][:300]}",
+                         hint="this is a tpat bug; please report it with the model") from exc
+    return out
+
+
+def _remove_orphans(graph: onnx.GraphProto, candidates: set[str]) -> None:
+    """Drop initializers and Constant nodes that only fed replaced nodes' baked-in inputs."""
+    used = {name for n in graph.node for name in n.input} | {o.name for o in graph.output}
+    used |= {name for n in graph.node for a in n.attribute if a.type == onnx.AttributeProto.GRAPH
+             for name in _subgraph_inputs(a.g)}
+    orphans = candidates - used
+    if not orphans:
+        return
+    keep = [i for i in graph.initializer if i.name not in orphans]
+    del graph.initializer[:]
+    graph.initializer.extend(keep)
+    keep_inputs = [i for i in graph.input if i.name not in orphans]  # IR < 4 lists initializers as inputs too
+    del graph.input[:]
+    graph.input.extend(keep_inputs)
+    keep_nodes = [n for n in graph.node if not (n.op_type == "Constant" and set(n.output) <= orphans)]
+    del graph.node[:]
+    graph.node.extend(keep_nodes)
+
+
+def _subgraph_inputs(g: onnx.GraphProto) -> set[str]:
+    return {name for n in g.node for name in n.input}

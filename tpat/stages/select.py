@@ -1,0 +1,114 @@
+"""Selection: which nodes of a model become plugins, and under which plugin names.
+
+Nodes are picked by name, by op type, or through a plugin-name map. The seed (TPAT) documents the map both ways
+round -- `{plugin_name: node_name}` in the Python API and `{node_name: plugin_name}` in the CLI -- so we accept
+both and tell them apart by which side names nodes of the graph; a map where that is unclear is refused.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Sequence
+
+import onnx
+
+from ..errors import SelectionError
+from ..names import default_plugin_name, identifier
+
+
+@dataclass(frozen=True)
+class Target:
+    node_index: int  # position in graph.node: nodes may be nameless, names may repeat
+    node_name: str
+    op_type: str
+    plugin_name: str
+
+
+def orient_plugin_map(mapping: Mapping[str, str], node_names: Iterable[str]) -> dict[str, str]:
+    """Return the map as {node_name: plugin_name}, whichever way round it was given."""
+    names = set(node_names)
+    keys_are_nodes = all(k in names for k in mapping)
+    values_are_nodes = all(v in names for v in mapping.values())
+    if keys_are_nodes and not values_are_nodes:
+        return dict(mapping)
+    if values_are_nodes and not keys_are_nodes:
+        return {v: k for k, v in mapping.items()}
+    if keys_are_nodes and values_are_nodes:
+        raise SelectionError(
+            "plugin_name_dict is ambiguous: both its keys and its values name nodes of the graph",
+            hint="use plugin names that are not node names, e.g. {'my_node': 'tpat_my_node'}",
+        )
+    unknown = sorted(k for k in mapping if k not in names) or sorted(mapping.values())
+    raise SelectionError(
+        f"plugin_name_dict names no node of the graph on either side (e.g. {unknown[0]!r})",
+        hint=_suggest(unknown[0], names) or "give {node_name: plugin_name} with node names from the model",
+    )
+
+
+def _suggest(name: str, candidates: Iterable[str]) -> str | None:
+    close = difflib.get_close_matches(name, list(candidates), n=3)
+    return f"did you mean {', '.join(repr(c) for c in close)}?" if close else None
+
+
+def select_targets(
+    graph: onnx.GraphProto,
+    node_names: Sequence[str] | None = None,
+    node_types: Sequence[str] | None = None,
+    plugin_name_dict: Mapping[str, str] | None = None,
+) -> list[Target]:
+    nodes = list(graph.node)
+    by_name: dict[str, int] = {}
+    for i, n in enumerate(nodes):
+        if n.name:
+            by_name.setdefault(n.name, i)
+    plugin_for = orient_plugin_map(plugin_name_dict, by_name) if plugin_name_dict else {}
+    chosen: list[int] = []
+
+    def take(i: int):
+        if i not in chosen:
+            chosen.append(i)
+
+    for name in node_names or ():
+        if name not in by_name:
+            raise SelectionError(f"no node named {name!r} in the model",
+                                 hint=_suggest(name, by_name) or "list node names with `tpat inspect model.onnx`")
+        take(by_name[name])
+    for op_type in node_types or ():
+        hits = [i for i, n in enumerate(nodes) if n.op_type == op_type]
+        if not hits:
+            present = sorted({n.op_type for n in nodes})
+            raise SelectionError(f"no node of op type {op_type!r} in the model",
+                                 hint=_suggest(op_type, present) or f"op types present: {', '.join(present)}")
+        for i in hits:
+            take(i)
+    for name in plugin_for:
+        take(by_name[name])
+    if not chosen:
+        raise SelectionError("no node selected", hint="give node names (-n), op types (-t) or a plugin map (-p)")
+    targets = [_target(nodes[i], i, plugin_for) for i in sorted(chosen)]
+    _check_unique(targets)
+    return targets
+
+
+def _target(node: onnx.NodeProto, index: int, plugin_for: Mapping[str, str]) -> Target:
+    wanted = plugin_for.get(node.name)
+    plugin = identifier(wanted) if wanted else default_plugin_name(node.name, node.op_type, index)
+    if plugin == node.op_type:
+        raise SelectionError(
+            f"plugin name {plugin!r} for node {node.name!r} equals its op type",
+            hint="TensorRT's ONNX parser would use its own layer for that op type; choose another plugin name",
+        )
+    return Target(index, node.name, node.op_type, plugin)
+
+
+def _check_unique(targets: list[Target]) -> None:
+    seen: dict[str, Target] = {}
+    for t in targets:
+        if t.plugin_name in seen:
+            other = seen[t.plugin_name]
+            raise SelectionError(
+                f"nodes {other.node_name!r} and {t.node_name!r} would both become plugin {t.plugin_name!r}",
+                hint="plugin names must be unique (after sanitising to a C identifier); set them in the plugin map",
+            )
+        seen[t.plugin_name] = t

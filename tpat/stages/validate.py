@@ -1,0 +1,149 @@
+"""Validate: run the generated kernels on a GPU through their C ABI and compare with onnxruntime.
+
+Runs at each dim setting (min, opt, max and an odd value in between), on fresh random inputs that are valid for
+the op (see `inputs`), with poisoned output buffers, and checks that dims outside the declared range are refused
+with an error code (TPAT silently computed nothing there). A plugin is marked valid only if every check passes.
+Needs no TVM and no TensorRT: only numpy, onnx, onnxruntime and the CUDA runtime.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import onnx
+
+from ..ir.signature import Signature
+from .inputs import make_inputs
+
+TOLERANCES = {"float32": (1e-5, 1e-5), "float16": (1e-2, 1e-2), "bfloat16": (2e-2, 2e-2)}
+ODD_DIM = 7
+
+
+@dataclass
+class PointResult:
+    label: str
+    dims: list[int]
+    status: int
+    max_abs_err: float
+    max_rel_err: float
+    passed: bool
+    detail: str = ""
+
+
+@dataclass
+class RangeCheck:
+    dims: list[int]
+    status: int
+    refused: bool
+
+
+@dataclass
+class ValidationReport:
+    plugin: str
+    points: list[PointResult] = field(default_factory=list)
+    range_checks: list[RangeCheck] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.points) and all(p.passed for p in self.points) and all(r.refused for r in self.range_checks)
+
+    def to_json(self) -> dict:
+        return {"plugin": self.plugin, "passed": self.passed, "points": [asdict(p) for p in self.points],
+                "range_checks": [asdict(r) for r in self.range_checks]}
+
+    def summary(self) -> str:
+        worst = max((p.max_abs_err for p in self.points), default=0.0)
+        pts = ", ".join(f"{p.label}{p.dims}" for p in self.points)
+        verdict = "PASS" if self.passed else "FAIL"
+        return f"{verdict} {self.plugin}: {len(self.points)} points ({pts}), max abs err {worst:.3g}"
+
+
+def default_points(sig: Signature, extra: Sequence[int] = (ODD_DIM,)) -> list[tuple[str, list[int]]]:
+    if not sig.dims:
+        return [("static", [])]
+    points = [(k, [getattr(d, k) for d in sig.dims]) for k in ("min", "opt", "max")]
+    for value in extra:
+        dims = [min(max(value, d.min), d.max) for d in sig.dims]
+        if all(dims != p for _, p in points):
+            points.append(("odd", dims))
+    seen, unique = set(), []
+    for label, dims in points:
+        if tuple(dims) not in seen:
+            seen.add(tuple(dims))
+            unique.append((label, dims))
+    return unique
+
+
+def out_of_range_points(sig: Signature) -> list[list[int]]:
+    checks = []
+    for i, d in enumerate(sig.dims):
+        for bad in (d.max + 1, d.min - 1):
+            if bad < 0:
+                continue
+            dims = [x.opt for x in sig.dims]
+            dims[i] = bad
+            checks.append(dims)
+    return checks
+
+
+def reference(subgraph: onnx.ModelProto, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    sess = ort.InferenceSession(subgraph.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    feeds = {i.name: a for i, a in zip(sess.get_inputs(), inputs)}
+    return sess.run(None, feeds)
+
+
+def compare(out: np.ndarray, ref: np.ndarray, dtype: str) -> tuple[float, float, bool]:
+    if out.shape != ref.shape:
+        return float("inf"), float("inf"), False
+    if dtype not in TOLERANCES:
+        equal = np.array_equal(out, ref)
+        diff = np.abs(out.astype(np.float64) - ref.astype(np.float64))
+        return float(diff.max(initial=0)), float(0 if equal else 1), bool(equal)
+    rtol, atol = TOLERANCES[dtype]
+    o, r = out.astype(np.float64), ref.astype(np.float64)
+    diff = np.abs(o - r)
+    diff = np.where(np.isnan(o) & np.isnan(r), 0.0, diff)
+    rel = diff / np.maximum(np.abs(r), atol)
+    ok = bool(np.allclose(o, r, rtol=rtol, atol=atol, equal_nan=True))
+    return float(np.nan_to_num(diff, nan=np.inf).max(initial=0)), float(np.nan_to_num(rel, nan=np.inf).max(initial=0)), ok
+
+
+def validate(plugin: str, kernels_so: str | Path, subgraph: onnx.ModelProto, sig: Signature,
+             points: Sequence[tuple[str, list[int]]] | None = None, seed: int = 0) -> ValidationReport:
+    from ..gpu.kernels_lib import ERR_DIMS, STATUS, KernelsLibrary
+
+    lib = KernelsLibrary(kernels_so, plugin)
+    report = ValidationReport(plugin)
+    try:
+        for n, (label, dims) in enumerate(points or default_points(sig)):
+            shapes = [t.concrete_shape(dims) for t in sig.inputs]
+            inputs = make_inputs(subgraph, shapes, [t.dtype.name for t in sig.inputs], seed + n)
+            refs = reference(subgraph, inputs)
+            outs = [np.empty(t.concrete_shape(dims), dtype=_np_dtype(t.dtype.name)) for t in sig.outputs]
+            status = lib.run(inputs, outs, dims)
+            errs, ok, detail = [], status == 0, "" if status == 0 else f"launch returned {STATUS.get(status, status)}"
+            for o, r, t in zip(outs, refs, sig.outputs):
+                a, rel, good = compare(o, np.asarray(r), t.dtype.name)
+                errs.append((a, rel))
+                if not good:
+                    ok = False
+                    detail = detail or f"output {t.name} differs from onnxruntime"
+            report.points.append(PointResult(label, list(dims), status, max(e[0] for e in errs),
+                                             max(e[1] for e in errs), ok, detail))
+        for dims in out_of_range_points(sig):
+            status = lib.launch_status(dims)
+            report.range_checks.append(RangeCheck(dims, status, status == ERR_DIMS))
+    finally:
+        lib.close()
+    return report
+
+
+def _np_dtype(name: str):
+    return np.dtype("float32" if name == "bfloat16" else name)
