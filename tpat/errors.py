@@ -47,3 +47,7 @@ class ValidationFailed(TpatError):
 
 class SpecError(TpatError):
     """The YAML spec is invalid; `issues` carries one entry per problem with file:line:col."""
+
+    def __init__(self, message: str, hint: str | None = None, issues: list | None = None):
+        super().__init__(message, hint)
+        self.issues = list(issues or [])

@@ -98,9 +98,7 @@ def dotted(loc: Loc) -> str:
 def spec_error(issues: list[SpecIssue]) -> SpecError:
     """A `SpecError` whose message has one line per issue, in file order, and whose `issues` keeps them."""
     ordered = sorted(issues, key=lambda i: (i.line or 0, i.col or 0))
-    err = SpecError("\n".join(str(i) for i in ordered))
-    err.issues = ordered
-    return err
+    return SpecError("\n".join(str(i) for i in ordered), issues=ordered)
 
 
 def issue_from_pydantic(err: ErrorDetails, origin: Origin) -> SpecIssue:

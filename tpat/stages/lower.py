@@ -57,7 +57,9 @@ def lower(subgraph: onnx.ModelProto, sig: Signature, arch: str = "sm_90", databa
         with target:
             scheduled, planned = _schedule(mod, target, database_dir)
         launches = _capture_host_device(planned, target)
-        cuda_source = _cuda_source(scheduled, target)
+        plan = _plan(planned, launches, sig, what)  # before codegen: explains unsupported programs best
+        sig = _complete_outputs(mod, sig, what)
+        cuda_source = _cuda_source(scheduled, target, what)
     except LoweringError:
         raise
     except Exception as exc:  # TVM raises its own error types; the first line names the failing pass or op
@@ -66,8 +68,6 @@ def lower(subgraph: onnx.ModelProto, sig: Signature, arch: str = "sm_90", databa
             hint="this op/attribute combination is not supported by apache-tvm "
             f"{tvm.__version__}; leave the node to TensorRT or report it with the model attached",
         ) from exc
-    plan = _plan(planned, launches, sig, what)
-    sig = _complete_outputs(mod, sig, what)
     missing = [k.name for k in plan.kernels if k.name not in cuda_source]
     if missing:
         raise LoweringError(f"node {what}: kernels {missing} are in the launch plan but not in TVM's CUDA source")
@@ -192,7 +192,7 @@ def _capture_host_device(planned, target):
     return captured["mod"]
 
 
-def _cuda_source(scheduled, target) -> str:
+def _cuda_source(scheduled, target, what: str) -> str:
     import tvm
 
     executable = tvm.compile(scheduled, target=target)
@@ -204,7 +204,7 @@ def _cuda_source(scheduled, target) -> str:
         if id(m) not in seen:
             seen.add(id(m))
             stack.extend(m.imports)
-    raise LoweringError("tvm.compile produced no CUDA module (no kernel to run on the GPU)")
+    raise LoweringError(f"node {what}: TVM produced no CUDA kernel for it (it would run on the host)")
 
 
 def _plan(planned, host_device, sig: Signature, what: str) -> LaunchPlan:

@@ -104,7 +104,7 @@ class PlanReader:
             slots = [self._arg_slot(a) for a in value.args]
             self.calls.append((value.op.name_hint, list(value.args), slots))
             return
-        op = value.op.name
+        op = getattr(value.op, "name", None) or str(getattr(value.op, "global_symbol", type(value.op).__name__))
         if op == "relax.memory.alloc_storage":
             self.storages.append(self._relax_expr(value.args[0].values[0]))
             self.slots[key(var)] = _Slot("storage", len(self.storages) - 1)
@@ -116,8 +116,9 @@ class PlanReader:
             self.fresh.append((key(var), value))
             self.slots[key(var)] = _Slot("fresh", len(self.fresh) - 1)
         else:
-            self.fail(f"TVM left a runtime builtin {op!r} in the program; a plugin cannot call into the TVM runtime",
-                      hint="this op needs TVM's runtime library (e.g. external kernels); leave it to TensorRT")
+            self.fail(f"TVM lowers it to a call of its runtime function {op!r}; a plugin cannot call into the TVM "
+                      "runtime (typically a data-dependent output shape or an external library kernel)",
+                      hint="leave this node to TensorRT")
 
     def _arg_slot(self, arg) -> _Slot | None:
         from tvm import relax

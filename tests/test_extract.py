@@ -1,0 +1,93 @@
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto as T
+from onnx import helper as h
+from onnx import numpy_helper as nh
+
+import op_models
+from tpat.engine import prepare_model
+from tpat.errors import ModelError
+from tpat.ir import expr as E
+from tpat.stages.extract import EMBED_LIMIT_BYTES, DimRange, extract
+from tpat.stages.select import select_targets
+
+BATCH = {"batch": DimRange(1, 128, 256)}
+
+
+def _extract(model, dynamic=BATCH, op_type=None):
+    model = prepare_model(model, dynamic)
+    (target,) = select_targets(model.graph, node_types=[op_type or model.graph.node[-1].op_type])
+    return extract(model, target, dynamic)
+
+
+def test_symbolic_batch_is_kept_and_read_from_an_input():
+    ex = _extract(op_models.scatter_nd())
+    sig = ex.signature
+    assert [d.name for d in sig.dims] == ["batch"]
+    assert (sig.dims[0].input, sig.dims[0].axis) == (0, 0)
+    assert [t.shape for t in sig.inputs] == [(E.Dim(0, "batch"), 16, 8), (E.Dim(0, "batch"), 5, 2),
+                                             (E.Dim(0, "batch"), 5, 8)]
+    assert ex.input_names == ("data", "indices", "updates")
+    assert [i.name for i in ex.subgraph.graph.input] == ["in0", "in1", "in2"]
+    dim = ex.subgraph.graph.input[0].type.tensor_type.shape.dim[0]
+    assert dim.dim_param == "batch"
+    onnx.checker.check_model(ex.subgraph)
+
+
+def test_tpat_zero_batch_convention_becomes_symbolic():
+    model = op_models.erf()
+    model.graph.input[0].type.tensor_type.shape.dim[0].Clear()
+    model.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 0
+    sig = _extract(model).signature
+    assert sig.inputs[0].shape[0] == E.Dim(0, "batch")
+
+
+def test_other_dynamic_dims_by_name():
+    model = op_models._model(h.make_node("Erf", ["x"], ["y"], name="e"), [op_models._vi("x", T.FLOAT, ["N", "seq"])],
+                             [op_models._vi("y", T.FLOAT, ["N", "seq"])])
+    sig = _extract(model, {"N": DimRange(1, 4, 8), "seq": DimRange(16, 64, 128)}).signature
+    assert [(d.name, d.min, d.max, d.axis) for d in sig.dims] == [("N", 1, 8, 0), ("seq", 16, 128, 1)]
+
+
+def test_undeclared_symbolic_dim_is_an_actionable_error():
+    model = op_models._model(h.make_node("Erf", ["x"], ["y"], name="e"), [op_models._vi("x", T.FLOAT, ["batch", "seq"])],
+                             [op_models._vi("y", T.FLOAT, ["batch", "seq"])])
+    with pytest.raises(ModelError, match="symbolic dim 'seq', which is not declared dynamic") as e:
+        _extract(model)
+    assert "declare it" in str(e.value)
+
+
+def test_small_constants_are_baked_in_large_ones_stay_inputs():
+    small = np.ones((16, 8), np.float32)
+    large = np.ones((EMBED_LIMIT_BYTES // 4 + 16,), np.float32)
+    node = h.make_node("Einsum", ["x", "w"], ["y"], name="es", equation="bi,i->b")
+    model = op_models._model(node, [op_models._vi("x", T.FLOAT, ["batch", large.size])],
+                             [op_models._vi("y", T.FLOAT, ["batch"])], [nh.from_array(large, "w")])
+    ex = _extract(model)
+    assert ex.input_names == ("x", "w") and ex.folded_inputs == ()
+    ex2 = _extract(op_models.einsum())
+    assert ex2.input_names == ("x",) and ex2.folded_inputs == ("w",)
+    assert small.nbytes < EMBED_LIMIT_BYTES
+
+
+def test_constant_node_inputs_are_folded():
+    const = h.make_node("Constant", [], ["k"], value=nh.from_array(np.array([3], np.int32)))
+    mod = h.make_node("Mod", ["a", "k"], ["y"], name="m")
+    g = h.make_graph([const, mod], "g", [op_models._vi("a", T.INT32, ["batch", 4])],
+                     [op_models._vi("y", T.INT32, ["batch", 4])])
+    model = h.make_model(g, opset_imports=[h.make_opsetid("", 17)])
+    ex = _extract(model, op_type="Mod")
+    assert ex.input_names == ("a",) and ex.folded_inputs == ("k",)
+
+
+def test_float64_is_refused_with_reason():
+    model = op_models._model(h.make_node("Erf", ["x"], ["y"], name="e"), [op_models._vi("x", T.DOUBLE, ["batch", 4])],
+                             [op_models._vi("y", T.DOUBLE, ["batch", 4])])
+    with pytest.raises(ModelError, match="DOUBLE, which a TensorRT plugin cannot carry"):
+        _extract(model)
+
+
+def test_fixed_shape_mode_needs_static_shapes():
+    with pytest.raises(ModelError, match="not declared dynamic"):
+        _extract(op_models.erf(), dynamic={})

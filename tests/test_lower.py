@@ -1,0 +1,85 @@
+"""Launch plans read from TVM's IR: grid/block as expressions of the dims, workspace, constants, errors."""
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto as T
+from onnx import helper as h
+
+import op_models
+from test_extract import _extract
+from tpat.errors import LoweringError
+from tpat.ir import expr as E
+from tpat.stages.lower import lower
+
+
+def _lower(model):
+    ex = _extract(model)
+    return ex, lower(ex.subgraph, ex.signature)
+
+
+def test_softmax_grid_is_an_expression_of_batch():
+    ex, low = _lower(op_models.softmax())
+    (k,) = low.plan.kernels
+    assert k.name == "softmax_kernel"
+    assert E.to_str(k.grid[0]) == "(batch * 8)" and k.grid[1:] == (1, 1)
+    assert k.block == (256, 1, 1) and k.dyn_smem == 0
+    assert [a.kind for a in k.args] == ["output", "input", "scalar"]
+    assert [E.evaluate(k.grid[0], [b]) for b in (1, 7, 256)] == [8, 56, 2048]
+
+
+def test_reduce_max_grid_rounds_up():
+    _, low = _lower(op_models.reduce_max())
+    grid = low.plan.kernels[0].grid[0]
+    assert E.to_str(grid) == "((batch + 63) // 64)"
+    assert [E.evaluate(grid, [b]) for b in (1, 64, 65)] == [1, 1, 2]
+
+
+def test_scatter_nd_has_three_kernels_and_a_workspace_in_order():
+    _, low = _lower(op_models.scatter_nd())
+    names = [k.name for k in low.plan.kernels]
+    assert names == ["fused_shape_to_tensor_less_strided_slice_add_where_kernel", "scatter_nd_kernel",
+                     "scatter_nd_kernel_1"]
+    (buf,) = low.plan.buffers
+    assert E.evaluate(buf.size, [3]) == 3 * 5 * 2 * 8  # normalised int64 indices
+    assert E.evaluate(low.plan.workspace, [3]) == 256  # aligned
+    first, _, last = low.plan.kernels
+    assert first.args[0].kind == "workspace" and any(a.kind == "workspace" for a in last.args)
+
+
+def test_layer_norm_constants_are_planned_for_upload_once():
+    _, low = _lower(op_models.layer_norm())
+    assert [c.shape for c in low.plan.constants] == [(64,), (64,)]
+    gamma = onnx.numpy_helper.to_array(op_models.layer_norm().graph.initializer[0])
+    assert low.plan.constants[0].data == gamma.tobytes() or low.plan.constants[1].data == gamma.tobytes()
+    kinds = [a.kind for a in low.plan.kernels[0].args]
+    assert kinds.count("constant") == 2
+
+
+def test_one_hot_output_dtype_is_fixed_to_the_declared_float32():
+    _, low = _lower(op_models.one_hot())
+    assert low.signature.outputs[0].dtype.name == "float32"
+    assert "cast" in low.plan.kernels[0].name
+
+
+def test_plan_is_plain_json():
+    _, low = _lower(op_models.gather_nd())
+    text = json.dumps(low.plan.to_json(), sort_keys=True)
+    assert '"kind": "workspace"' in text and '"dim": 0' in text
+
+
+def test_unsupported_op_names_op_and_reason():
+    node = h.make_node("Det", ["x"], ["y"], name="det0")
+    model = op_models._model(node, [op_models._vi("x", T.FLOAT, ["batch", 3, 3])], [op_models._vi("y", T.FLOAT, ["batch"])])
+    with pytest.raises(LoweringError) as e:
+        _lower(model)
+    assert "'det0' (Det)" in str(e.value) and "not supported" in str(e.value)
+
+
+def test_data_dependent_shape_is_explained():
+    node = h.make_node("NonZero", ["x"], ["y"], name="nz")
+    model = op_models._model(node, [op_models._vi("x", T.FLOAT, ["batch", 4])], [op_models._vi("y", T.INT64, [2, "n"])])
+    with pytest.raises(LoweringError, match="'nz' \\(NonZero\\).*runtime function"):
+        _lower(model)
