@@ -64,3 +64,24 @@ def write_builtin(name: str, path: str | Path) -> Path:
     path = Path(path)
     atomic_write_bytes(path, BUILTIN[name]().SerializeToString())
     return path
+
+
+def builtin_root() -> Path:
+    import os
+
+    return Path(os.path.expanduser(os.environ.get("TPAT_CACHE_DIR") or "~/.cache/tpat")) / "builtin"
+
+
+def builtin_path(name: str) -> Path:
+    """The builtin model, written once under the cache folder (`$TPAT_CACHE_DIR`, else ~/.cache/tpat)."""
+    path = builtin_root() / f"{name}.onnx"
+    data = BUILTIN[name]().SerializeToString()
+    if not path.is_file() or path.read_bytes() != data:
+        write_builtin(name, path)
+    return path
+
+
+def builtin_name(path: Path) -> str | None:
+    """`name` if `path` is where `builtin_path(name)` writes, else None."""
+    path = Path(path)
+    return path.stem if path.parent == builtin_root() and path.stem in BUILTIN else None

@@ -6,13 +6,14 @@ Support comes from the table in `tpat.trt_support`; a few per-node restrictions 
 OneHot's run-time `depth`, ...) are checked here because they decide support for one node, not for the op type.
 
     report = inspect_model("model.onnx")
-    [o.op_type for o in report.ops if o.trt != "supported"]   # e.g. ['OneHot']
+    [o.op_type for o in report.unsupported]   # e.g. ['ScatterND'] for ScatterND(reduction="add")
     print(report.config)
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass, replace
@@ -86,25 +87,22 @@ class ModelReport:
 
 
 def inspect_model(path: str | Path) -> ModelReport:
-    """Load (with tpat's checks: missing or corrupt files raise `ModelError`) and describe the model."""
+    """Load (with tpat's checks: missing or corrupt files raise `ModelError`) and describe the model. The config
+    snippet names the model by absolute path, so it works wherever the user saves it."""
     model = load_model(path)
-    return describe(model, str(path))
+    return describe(model, str(path), os.path.abspath(path))
 
 
-def describe(model: onnx.ModelProto, path: str = "model.onnx") -> ModelReport:
+def describe(model: onnx.ModelProto, path: str = "model.onnx", config_path: str | None = None) -> ModelReport:
+    """The report for an already loaded model; `config_path` (default `path`) is what the snippet's `path:` says."""
     g = model.graph
     inits = {i.name for i in g.initializer}
     inputs = tuple(_tensor(vi) for vi in g.input if vi.name not in inits)
     outputs = tuple(_tensor(vi) for vi in g.output)
-    ops = _ops(g, inits)
-    dynamic = _dynamic_dims(inputs)
     opsets = {(o.domain or "ai.onnx"): o.version for o in model.opset_import}
-    report = ModelReport(path, opsets, len(g.node), _count_subgraph_nodes(g), inputs, outputs, ops, dynamic, "")
-    return _with_config(report, path)
-
-
-def _with_config(report: ModelReport, model_path: str) -> ModelReport:
-    return replace(report, config=config_yaml(report, model_path))
+    report = ModelReport(path, opsets, len(g.node), _count_subgraph_nodes(g), inputs, outputs, _ops(g, inits),
+                         _dynamic_dims(inputs), "")
+    return replace(report, config=config_yaml(report, config_path or path))
 
 
 def _tensor(vi: onnx.ValueInfoProto) -> TensorInfo:
@@ -135,7 +133,10 @@ def _ops(g: onnx.GraphProto, inits: set[str]) -> tuple[OpReport, ...]:
     problems: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for i, n in enumerate(g.node):
         support = trt_support.lookup(n.op_type, n.domain)
-        reason = (support.note or "not supported") if not support.native else node_problem(n, constants)
+        if support.native:
+            reason = node_problem(n, constants)
+        else:
+            reason = support.note or "the TensorRT operator list marks it unsupported"
         if reason:
             problems.setdefault((n.domain, n.op_type), []).append((n.name or f"#{i}", reason))
     out = []
@@ -206,7 +207,7 @@ def config_yaml(report: ModelReport, model_path: str) -> str:
     """A `config.yaml` (docs/spec.md, version 1) selecting the nodes TensorRT cannot import."""
     whole = [o.op_type for o in report.ops if o.trt == "unsupported"]
     some = [n for o in report.ops if o.trt == "partial" for n in o.plugin_nodes if not n.startswith("#")]
-    lines = ["# tpat config from `tpat inspect`; paths are relative to this file's folder",
+    lines = ["# tpat config from `tpat inspect` (docs/spec.md); relative paths start at this file's folder",
              "version: 1", "models:", f"  - path: {_y(model_path)}", "    targets:"]
     if whole:
         lines.append(f"      op_types: [{', '.join(_y(t) for t in whole)}]")

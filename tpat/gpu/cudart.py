@@ -29,6 +29,21 @@ def gpu_available() -> bool:
 
 
 @functools.lru_cache(maxsize=1)
+def device_fingerprint() -> str | None:
+    """GPU name, compute capability and driver of GPU 0 (part of validation cache keys), or None without a GPU."""
+    smi = shutil.which("nvidia-smi")
+    if not smi:
+        return None
+    try:
+        proc = subprocess.run([smi, "--query-gpu=name,compute_cap,driver_version", "--format=csv,noheader", "-i", "0"],
+                              capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    line = proc.stdout.strip().splitlines()[0] if proc.returncode == 0 and proc.stdout.strip() else ""
+    return " / ".join(part.strip() for part in line.split(",")) or None
+
+
+@functools.lru_cache(maxsize=1)
 def runtime() -> "CudaRuntime":
     for name in _SONAMES:
         try:

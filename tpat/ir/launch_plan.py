@@ -7,8 +7,9 @@ is plain data: it is written as JSON, diffed in tests and rendered into the C la
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 from . import expr as E
 
@@ -73,8 +74,6 @@ class Constant:
         return len(self.data)
 
     def to_json(self) -> dict:
-        import hashlib
-
         return {"name": self.name, "dtype": self.dtype, "shape": list(self.shape), "nbytes": self.nbytes,
                 "sha256": hashlib.sha256(self.data).hexdigest()}
 
@@ -104,6 +103,28 @@ class LaunchPlan:
             "constants": [c.to_json() for c in self.constants],
             "workspace": E.to_json(self.workspace),
         }
+
+    @classmethod
+    def from_json(cls, j: dict, dim_names: Sequence[str], constant_data: Callable[[int], bytes]) -> "LaunchPlan":
+        """Inverse of `to_json`; constant bytes live beside the JSON and come from `constant_data(i)`."""
+
+        def ex(v):
+            return E.from_json(v, dim_names)
+
+        def arg(a: dict) -> KernelArg:
+            return KernelArg(a["kind"], a["ctype"], index=a.get("index", -1), offset=ex(a.get("offset", 0)),
+                             value=ex(a.get("value", 0)))
+
+        kernels = tuple(Kernel(k["name"], tuple(map(ex, k["grid"])), tuple(map(ex, k["block"])), ex(k["dyn_smem"]),
+                               tuple(arg(a) for a in k["args"])) for k in j["kernels"])
+        buffers = tuple(Buffer(ex(b["offset"]), ex(b["size"])) for b in j["buffers"])
+        constants = []
+        for i, c in enumerate(j["constants"]):
+            data = constant_data(i)
+            if hashlib.sha256(data).hexdigest() != c["sha256"]:
+                raise ValueError(f"constant {i} ({c['name']}) does not match its recorded sha256")
+            constants.append(Constant(c["name"], c["dtype"], tuple(c["shape"]), data))
+        return cls(kernels, buffers, tuple(constants), ex(j["workspace"]))
 
     def describe(self, dim_names: Sequence[str]) -> list[str]:
         """One line per kernel launch, for `tpat plan` and logs."""

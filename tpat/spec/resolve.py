@@ -20,6 +20,7 @@ from typing import Mapping
 from .issues import Origin, SpecIssue, spec_error
 from .model import DEFAULT_OUTPUT, DimRange, Executor, ModelSpec, Settings, Spec, Tolerance, is_glob
 
+BUILTIN_PREFIX = "builtin:"
 DEFAULT_TOLERANCE: Mapping[str, Tolerance] = MappingProxyType({
     "fp32": Tolerance(rtol=1e-5, atol=1e-5),
     "fp16": Tolerance(rtol=1e-2, atol=1e-2),
@@ -119,7 +120,19 @@ def _expand(i: int, m: ModelSpec, defaults: Settings, output_dir: Path, origin: 
 
 
 def _sources(i: int, m: ModelSpec, origin: Origin, issues: list[SpecIssue]) -> list[Path]:
-    """The model files an entry names: the file itself, or a glob's matches, sorted so plans are stable."""
+    """The model files an entry names: the file itself, or a glob's matches, sorted so plans are stable.
+
+    `builtin:<name>` names a model tpat builds itself (`tpat.examples`), so the quick start needs no download.
+    """
+    if m.path.startswith(BUILTIN_PREFIX):
+        from ..examples import BUILTIN, builtin_path
+
+        name = m.path[len(BUILTIN_PREFIX):]
+        if name not in BUILTIN:
+            issues.append(origin.issue(("models", i, "path"), "builtin_unknown", f"no builtin model {name!r}",
+                                       f"builtin models: {', '.join(sorted(BUILTIN))}"))
+            return []
+        return [builtin_path(name)]
     if is_glob(m.path):
         matches = sorted(p for p in glob.glob(os.path.expanduser(m.path), root_dir=origin.folder, recursive=True)
                          if (origin.folder / p).is_file())

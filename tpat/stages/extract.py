@@ -126,7 +126,8 @@ def extract(model: onnx.ModelProto, target: Target, dynamic: Mapping[str, DimRan
             raise ModelError(f"{where}: dtype of output {tensor.name!r} is unknown after shape inference")
         dims = known[1] if known else None
         outputs.append(_variable(f"out{j}", elem, dims, dim_names, where, tensor.name, allow_unknown=True))
-    sub_node = gs.Node(node.op, name=identifier(node.name, "node"), attrs=dict(node.attrs), inputs=node_inputs,
+    # The node is named after its op, not the model's node: identical nodes give identical bytes (plugin reuse).
+    sub_node = gs.Node(node.op, name=node.op.lower(), attrs=dict(node.attrs), inputs=node_inputs,
                        outputs=outputs, domain=node.domain)
     sub = gs.Graph(nodes=[sub_node], inputs=sub_inputs, outputs=outputs, name="tpat_subgraph",
                    opset=graph.opset, import_domains=graph.import_domains)

@@ -43,14 +43,16 @@ def describe_node(subgraph: onnx.ModelProto) -> str:
     return ", ".join(f"'{n.name}' ({n.op_type})" for n in nodes) if nodes else "(empty subgraph)"
 
 
-def lower(subgraph: onnx.ModelProto, sig: Signature, arch: str = "sm_90", database_dir: str | None = None) -> Lowered:
+def lower(subgraph: onnx.ModelProto, sig: Signature, arch: str = "sm_90", database_dir: str | None = None,
+          what: str | None = None) -> Lowered:
     """Lower `subgraph` (inputs/outputs as in `sig`, dynamic dims named as `sig.dims`) for one CUDA arch.
 
     `database_dir`: a meta_schedule database (tuning records) to apply before the default schedules.
+    `what`: how errors name the node (e.g. "node 'x' (OneHot) of model.onnx"); default: from the subgraph.
     """
     import tvm
 
-    what = describe_node(subgraph)
+    what = what or describe_node(subgraph)
     target = target_for(arch)
     mod = _import(subgraph, sig, what)
     try:
@@ -218,3 +220,27 @@ def tvm_version() -> str:
     import tvm
 
     return tvm.__version__
+
+
+def write_lowered(lowered: Lowered, folder) -> None:
+    """Persist a lowering (the lower task's cache entry): TVM's CUDA, the plan, the signature, constant bytes."""
+    import json
+    from pathlib import Path
+
+    folder = Path(folder)
+    (folder / "tvm.cu").write_text(lowered.cuda_source)
+    (folder / "plan.json").write_text(json.dumps(lowered.plan.to_json(), indent=1, sort_keys=True))
+    (folder / "signature.json").write_text(json.dumps(lowered.signature.to_json(), indent=1, sort_keys=True))
+    for i, c in enumerate(lowered.plan.constants):
+        (folder / f"const{i}.bin").write_bytes(c.data)
+
+
+def read_lowered(folder) -> Lowered:
+    import json
+    from pathlib import Path
+
+    folder = Path(folder)
+    sig = Signature.from_json(json.loads((folder / "signature.json").read_text()))
+    plan = LaunchPlan.from_json(json.loads((folder / "plan.json").read_text()), sig.dim_names,
+                                lambda i: (folder / f"const{i}.bin").read_bytes())
+    return Lowered((folder / "tvm.cu").read_text(), plan, sig)

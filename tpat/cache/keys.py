@@ -1,0 +1,61 @@
+"""Canonical hashing for task keys (DVC's `dict_sha256`, plus the tool versions that change outputs).
+
+A key is sha256 over canonical JSON (sorted keys, fixed separators) of the task's inputs: content hashes of the
+files it reads, its settings, and the versions of tpat's own code, TVM, nvcc and the templates. Timings, absolute
+paths and mtimes never enter a key. Same key => same bytes, so a key found in the cache is never rebuilt.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from importlib import metadata
+from pathlib import Path
+
+SCHEMA = 1
+_CODE_DIRS = ("stages", "ir", "gpu")
+
+
+def canonical(obj) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def digest(obj) -> str:
+    if isinstance(obj, bytes):
+        return hashlib.sha256(obj).hexdigest()
+    return hashlib.sha256(canonical(obj)).hexdigest()
+
+
+def task_key(stage: str, inputs: dict) -> str:
+    return digest({"schema": SCHEMA, "stage": stage, "inputs": inputs})
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def tpat_code_digest() -> str:
+    """tpat's version plus a hash of the stage code, so a changed stage invalidates its entries even unreleased."""
+    from .. import __version__
+
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256(__version__.encode())
+    for sub in _CODE_DIRS:
+        for p in sorted((root / sub).rglob("*.py")):
+            h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes())
+    return f"{__version__}+{h.hexdigest()[:16]}"
+
+
+@functools.lru_cache(maxsize=1)
+def tvm_version() -> str:
+    """From package metadata: planning must not import TVM (a second of start-up for a plan that runs nothing)."""
+    try:
+        return metadata.version("apache-tvm")
+    except metadata.PackageNotFoundError:
+        return "absent"

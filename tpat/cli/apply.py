@@ -1,0 +1,29 @@
+"""`tpat apply config.yaml`: run every task of the plan (cached by content), place outputs, write the manifest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def register(sub) -> None:
+    p = sub.add_parser("apply", help="convert the models of a spec (cached, parallel, with a manifest)",
+                       description=__doc__)
+    p.add_argument("spec", type=Path, help="the YAML spec (see docs/spec.md)")
+    p.add_argument("-j", "--jobs", type=int, default=None, help="plugins built in parallel (default: executor.jobs)")
+    p.add_argument("--frozen", action="store_true",
+                   help="rebuild from tpat.lock.yaml and fail on any drift (inputs, versions, artefact bytes)")
+    p.add_argument("--no-progress", action="store_true", help="no progress display")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from ..workflow import apply_spec
+    from .summary import print_apply_summary
+
+    if args.jobs is not None and args.jobs < 1:
+        from ..errors import TpatError
+
+        raise TpatError(f"-j must be at least 1, got {args.jobs}")
+    result = apply_spec(args.spec, jobs=args.jobs, frozen=args.frozen, progress=not args.no_progress)
+    print_apply_summary(result)
+    return 1 if result.failed_models else 0

@@ -1,0 +1,114 @@
+"""Rendering of plans and apply results: rich trees/tables for people, JSON for tools."""
+
+from __future__ import annotations
+
+import os
+
+from ..plan.model import STAGES, Plan
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+def run_reason(plan: Plan, plugin: str, stage: str, state: str, manifest: dict | None) -> str:
+    """`cached`, or why the task would run: new, inputs changed (named), or missing from the cache."""
+    if state == "cached":
+        return "cached"
+    task = plan.plugins[plugin].tasks[stage]
+    before = ((manifest or {}).get("plugins", {}).get(plugin, {}).get("tasks", {}) or {}).get(stage)
+    if before is None:
+        return "run (new)"
+    if before.get("key") != task.key:
+        changed = sorted(k for k, v in task.inputs.items() if before.get("inputs", {}).get(k) != v)
+        return f"run (changed: {', '.join(changed)})"
+    return "run (not in cache)"
+
+
+def reuse_of(plan: Plan) -> dict[str, int]:
+    return {name: len(p.nodes) for name, p in plan.plugins.items() if len(p.nodes) > 1}
+
+
+def plan_json(plan: Plan, states: dict, manifest: dict | None) -> dict:
+    return {
+        "spec": str(plan.spec_file) if plan.spec_file else None,
+        "output_dir": str(plan.output_dir),
+        "cache_dir": str(plan.cache_dir),
+        "versions": plan.versions,
+        "gpu": plan.gpu,
+        "models": [{"path": str(m.source), "output": str(m.output), "error": m.error,
+                    "nodes": [{"node": n.node_name, "op_type": n.op_type, "plugin": name} for n, name in m.nodes]}
+                   for m in plan.models],
+        "plugins": {name: {"op_type": p.op_type, "nodes": len(p.nodes),
+                           "tasks": [{"stage": s, "key": p.tasks[s].key,
+                                      "status": run_reason(plan, name, s, states[(name, s)], manifest)}
+                                     for s in STAGES if s in p.tasks]}
+                    for name, p in plan.plugins.items()},
+        "summary": {"plugins": len(plan.plugins), "tasks": len(states),
+                    "cached": sum(v == "cached" for v in states.values()),
+                    "to_run": sum(v == "run" for v in states.values()), "reused": reuse_of(plan)},
+    }
+
+
+def print_plan(plan: Plan, states: dict, manifest: dict | None) -> None:
+    from rich.tree import Tree
+
+    cached = sum(v == "cached" for v in states.values())
+    title = (f"plan: {len(plan.models)} models, {len(plan.plugins)} plugins, {len(states)} tasks "
+             f"({cached} cached, {len(states) - cached} to run)")
+    tree = Tree(title)
+    shown: set[str] = set()
+    for m in plan.models:
+        branch = tree.add(f"model {_short(m.source)} -> {_short(m.output)}")
+        if m.error:
+            branch.add(f"[red]error[/red]: {m.error}")
+            continue
+        for n, name in m.nodes:
+            p = plan.plugins[name]
+            if name in shown:
+                branch.add(f"node {n.node_name!r} ({n.op_type}) -> plugin {name} (reused)")
+                continue
+            shown.add(name)
+            reuse = f", serves {len(p.nodes)} nodes" if len(p.nodes) > 1 else ""
+            leaf = branch.add(f"node {n.node_name!r} ({n.op_type}) -> plugin {name}{reuse}")
+            for s in STAGES:
+                if s in p.tasks:
+                    leaf.add(f"{s:8} {run_reason(plan, name, s, states[(name, s)], manifest)}  {p.tasks[s].key[:12]}")
+            if p.validate and "validate" not in p.tasks:
+                leaf.add("validate skipped (no GPU here)")
+    _console().print(tree)
+
+
+def print_apply_summary(result) -> None:
+    from rich.table import Table
+
+    plan = result.plan
+    table = Table(title=f"tpat apply: {len(plan.models)} models, {len(plan.plugins)} plugins")
+    for col in ("model", "status", "plugins", "output / error"):
+        table.add_column(col, overflow="fold")
+    for m in plan.models:
+        st = result.model_status[m.index]
+        plugins = ", ".join(dict.fromkeys(name for _, name in m.nodes))
+        table.add_row(_short(m.source), "[green]ok[/green]" if st.state == "ok" else "[red]FAILED[/red]", plugins,
+                      _short(m.output) if st.state == "ok" else st.error)
+    console = _console()
+    console.print(table)
+    for name, v in result.validation.items():
+        verdict = "valid" if v["passed"] else "INVALID"
+        worst = max((p["max_abs_err"] for p in v["points"]), default=0)
+        console.print(f"plugin {name}: {verdict} at {[p['dims'] for p in v['points']]}, max abs err {worst:.2g}")
+    reused = reuse_of(plan)
+    if reused:
+        console.print("reuse: " + ", ".join(f"{k} serves {n} nodes" for k, n in reused.items()))
+    ran = len(result.ran)
+    console.print(f"tasks: {ran} ran, {len(plan.tasks()) - ran} cached; manifest {plan.output_dir / 'tpat.lock.yaml'}")
+
+
+def _short(path) -> str:
+    try:
+        rel = os.path.relpath(path)
+        return rel if not rel.startswith("../..") else str(path)
+    except ValueError:
+        return str(path)

@@ -1,0 +1,124 @@
+"""One plugin's task chain. Every task reads only its inputs and writes only its cache entry (a temp folder that
+the store renames into place), so chains of different plugins run in parallel processes safely, and a killed run
+leaves only complete entries behind: the next run redoes just what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import onnx
+
+from ..cache import CacheStore
+from ..plan.model import PluginPlan
+
+Event = Callable[[str, str, str], None]  # (plugin, stage, status)
+
+
+@dataclass
+class ChainResult:
+    plugin: str
+    entries: dict[str, str] = field(default_factory=dict)  # stage -> entry folder
+    ran: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+    failed_stage: str | None = None
+
+
+def run_chain(p: PluginPlan, cache_root: Path, trt_include: str | None, event: Event | None = None) -> ChainResult:
+    from ..errors import TpatError
+
+    cache = CacheStore(cache_root)
+    result = ChainResult(p.name)
+    steps = [("lower", _lower), ("codegen", _codegen), ("build", _build), ("validate", _validate)]
+    for stage, body in steps:
+        spec = p.tasks.get(stage)
+        if spec is None:
+            continue
+        if event:
+            event(p.name, stage, "start")
+        start = time.perf_counter()
+        try:
+            entry, built = cache.put(stage, spec.key, lambda tmp, body=body: body(p, tmp, result, trt_include))
+        except TpatError as exc:
+            result.error, result.failed_stage = str(exc), stage
+            if event:
+                event(p.name, stage, "failed")
+            return result
+        except Exception as exc:  # a bug, but one plugin must not take the other models down with it
+            result.error, result.failed_stage = f"internal error: {type(exc).__name__}: {exc}", stage
+            if event:
+                event(p.name, stage, "failed")
+            return result
+        result.entries[stage] = str(entry)
+        if built:
+            result.ran.append(stage)
+            result.seconds[stage] = time.perf_counter() - start
+        if event:
+            event(p.name, stage, "done" if built else "cached")
+        if stage == "validate" and not json.loads((entry / "report.json").read_text())["passed"]:
+            result.error, result.failed_stage = "validation failed: outputs differ from onnxruntime", stage
+            return result
+    return result
+
+
+def _lower(p: PluginPlan, tmp: Path, result: ChainResult, trt_include) -> dict:
+    from ..stages.lower import lower, write_lowered
+
+    subgraph = onnx.load_from_string(p.subgraph)
+    lowered = lower(subgraph, p.signature, arch=min(p.arch), what=p.describe_node())
+    write_lowered(lowered, tmp)
+    (tmp / "subgraph.onnx").write_bytes(p.subgraph)
+    return {"kernels": [k.name for k in lowered.plan.kernels]}
+
+
+def _codegen(p: PluginPlan, tmp: Path, result: ChainResult, trt_include) -> dict:
+    from ..cache.keys import tvm_version
+    from ..stages import codegen
+    from ..stages.lower import read_lowered
+
+    lowered = read_lowered(result.entries["lower"])
+    ctx = codegen.context(p.name, lowered, sorted(p.arch), tvm_version())
+    files = codegen.render_kernels(ctx)
+    if trt_include:
+        files.update(codegen.render_plugin(ctx))
+    for name, text in files.items():
+        (tmp / name).write_text(text)
+    return {"files": sorted(files)}
+
+
+def _build(p: PluginPlan, tmp: Path, result: ChainResult, trt_include) -> dict:
+    from ..stages import build
+
+    src = Path(result.entries["codegen"])
+    builds = [build.build_kernels(src, p.name, sorted(p.arch), tmp)]
+    if trt_include:
+        builds.append(build.build_plugin(src, p.name, sorted(p.arch), tmp, Path(trt_include)))
+    return {"builds": [{"output": b.output.name, "flags": _portable_flags(b.command)} for b in builds]}
+
+
+def _portable_flags(command: list[str]) -> list[str]:
+    """nvcc's flags without machine-specific paths (cache folders, the headers' location), for the manifest."""
+    flags, args = [], iter(command[1:])
+    for arg in args:
+        if arg in ("-o", "-I", "-isystem"):
+            next(args, None)  # the path that follows
+            continue
+        flags.append(Path(arg).name if arg.endswith(".cu") else arg)
+    return flags
+
+
+def _validate(p: PluginPlan, tmp: Path, result: ChainResult, trt_include) -> dict:
+    from ..stages.lower import read_lowered
+    from ..stages.validate import validate
+
+    lowered = read_lowered(result.entries["lower"])
+    lib = Path(result.entries["build"]) / f"lib{p.name}_kernels.so"
+    report = validate(p.name, lib, onnx.load_from_string(p.subgraph), lowered.signature,
+                      tolerances=dict(p.tolerance))
+    (tmp / "report.json").write_text(json.dumps(report.to_json(), indent=1, sort_keys=True))
+    return {"passed": report.passed}

@@ -1,0 +1,111 @@
+"""Spec -> plan: load each model, select and extract its targets, merge identical subgraphs, compute task keys.
+
+Planning reads models and runs ONNX shape inference and extraction (fast), never TVM: `tpat plan` must answer in
+about a second. Two nodes whose extracted subgraphs are byte-identical under the same settings (op, attributes,
+dtypes, static shapes, constant bytes, arch) become one plugin, reported as reuse -- across models too. A user's
+explicit plugin name is respected: nodes only merge when they would also get the same name.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from ..cache.keys import digest, file_digest, task_key, tpat_code_digest, tvm_version
+from ..errors import TpatError
+from ..render import templates_digest
+from .model import ModelPlan, NodeRef, Plan, PluginPlan, TaskSpec
+
+log = logging.getLogger(__name__)
+DEFAULT_ARCH = ("sm_90",)
+SEED = 0
+
+
+def versions(trt_version: str | None) -> dict[str, str]:
+    from ..stages.build import nvcc_version
+
+    return {"tpat": tpat_code_digest(), "tvm": tvm_version(), "nvcc": nvcc_version(),
+            "templates": templates_digest()[:16], "tensorrt_headers": trt_version or "none"}
+
+
+def build_plan(resolved, plugin_dir: Path, trt_version: str | None = None, gpu: str | None = None,
+               jobs: int | None = None) -> Plan:
+    """`resolved` is a `tpat.spec.ResolvedSpec` (or any object with the same fields)."""
+    plan = Plan(resolved.file, resolved.output_dir, plugin_dir, resolved.cache_dir,
+                jobs or resolved.executor.jobs, versions(trt_version), gpu=gpu)
+    by_content: dict[str, str] = {}
+    for i, m in enumerate(resolved.models):
+        mp = ModelPlan(i, m.source, m.output)
+        plan.models.append(mp)
+        try:
+            _plan_model(plan, mp, m, by_content)
+        except TpatError as exc:
+            mp.error = str(exc)
+    for p in plan.plugins.values():
+        _task_keys(plan, p)
+    return plan
+
+
+def _plan_model(plan: Plan, mp: ModelPlan, m, by_content: dict[str, str]) -> None:
+    from ..engine import prepare_model
+    from ..stages.extract import DimRange, extract
+    from ..stages.model_io import load_model
+    from ..stages.select import select_targets
+
+    mp.sha256 = file_digest(m.source) if Path(m.source).is_file() else ""
+    if m.dtype not in ("keep", None):
+        raise TpatError(f"dtype policy {m.dtype!r} is not implemented yet; only 'keep' (the model's own dtypes)",
+                        hint="remove `dtype:` or set it to keep")
+    dynamic = {k: DimRange(v.min, v.opt, v.max) for k, v in m.dynamic.items()}
+    original = load_model(m.source)
+    model = prepare_model(original, dynamic)
+    targets = select_targets(model.graph, list(m.targets.nodes), list(m.targets.op_types),
+                             dict(m.targets.plugin_names))
+    arch = tuple(m.arch) or DEFAULT_ARCH
+    tolerance = {k: (v.rtol, v.atol) for k, v in m.tolerance.items()}
+    for t in targets:
+        ex = extract(model, t, dynamic)
+        sub = ex.subgraph.SerializeToString()
+        explicit = m.targets.plugin_name(t.node_name)
+        settings = {"arch": list(arch), "validate": m.validate, "trials": m.trials_for(t.op_type),
+                    "tolerance": tolerance}
+        content = digest({"subgraph": digest(sub), "signature": ex.signature.to_json(), "settings": settings,
+                          "explicit_name": explicit})
+        node = NodeRef(mp.index, t.node_index, t.node_name, t.op_type, ex.input_names, ex.output_names,
+                       ex.folded_inputs)
+        name = by_content.get(content)
+        if name is None:
+            name = _unique_name(plan, t.plugin_name, explicit, m.source, t.node_name)
+            by_content[content] = name
+            plan.plugins[name] = PluginPlan(name, t.op_type, sub, ex.signature, arch, m.validate, tolerance,
+                                            settings["trials"])
+        plan.plugins[name].nodes.append(node)
+        mp.nodes.append((node, name))
+
+
+def _unique_name(plan: Plan, wanted: str, explicit: str | None, source: Path, node: str) -> str:
+    if wanted not in plan.plugins:
+        return wanted
+    if explicit:
+        raise TpatError(f"plugin name {wanted!r} (node {node!r} of {source.name}) is already used by a different "
+                        "plugin", hint="plugin names must be unique across all models of the spec")
+    n = 2
+    while f"{wanted}_{n}" in plan.plugins:
+        n += 1
+    return f"{wanted}_{n}"
+
+
+def _task_keys(plan: Plan, p: PluginPlan) -> None:
+    v = plan.versions
+    lower = {"subgraph": digest(p.subgraph), "signature": digest(p.signature.to_json()), "arch": list(p.arch),
+             "tvm": v["tvm"], "tpat": v["tpat"], "trials": p.trials}
+    p.tasks["lower"] = TaskSpec("lower", task_key("lower", lower), lower)
+    codegen = {"lower": p.tasks["lower"].key, "plugin": p.name, "templates": v["templates"], "tpat": v["tpat"],
+               "tensorrt_headers": v["tensorrt_headers"]}
+    p.tasks["codegen"] = TaskSpec("codegen", task_key("codegen", codegen), codegen)
+    build = {"codegen": p.tasks["codegen"].key, "nvcc": v["nvcc"], "arch": list(p.arch),
+             "tensorrt_headers": v["tensorrt_headers"]}
+    p.tasks["build"] = TaskSpec("build", task_key("build", build), build)
+    if p.validate and plan.gpu:
+        validate = {"build": p.tasks["build"].key, "device": plan.gpu, "tolerance": p.tolerance, "seed": SEED}
+        p.tasks["validate"] = TaskSpec("validate", task_key("validate", validate), validate)

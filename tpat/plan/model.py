@@ -1,0 +1,77 @@
+"""Plan data: plain objects the executor runs and `tpat plan` prints. No onnx, no TVM here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from ..ir.signature import Signature
+
+STAGES = ("lower", "codegen", "build", "validate")
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One cached task: its stage, its key, and the named inputs the key hashes (to explain why it reruns)."""
+
+    stage: str
+    key: str
+    inputs: Mapping[str, object]
+
+
+@dataclass(frozen=True)
+class NodeRef:
+    """A node of a model that becomes (or reuses) a plugin, with the tensors the plugin node will use."""
+
+    model: int
+    node_index: int
+    node_name: str
+    op_type: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    folded: tuple[str, ...]
+
+
+@dataclass
+class PluginPlan:
+    name: str
+    op_type: str
+    subgraph: bytes
+    signature: Signature
+    arch: tuple[str, ...]
+    validate: bool
+    tolerance: Mapping[str, tuple[float, float]]
+    trials: int
+    nodes: list[NodeRef] = field(default_factory=list)
+    tasks: dict[str, TaskSpec] = field(default_factory=dict)
+
+    def describe_node(self) -> str:
+        n = self.nodes[0]
+        return f"'{n.node_name}' ({n.op_type})"
+
+
+@dataclass
+class ModelPlan:
+    index: int
+    source: Path
+    output: Path
+    sha256: str = ""
+    nodes: list[tuple[NodeRef, str]] = field(default_factory=list)  # (node, plugin name)
+    error: str | None = None
+
+
+@dataclass
+class Plan:
+    spec_file: Path | None
+    output_dir: Path
+    plugin_dir: Path
+    cache_dir: Path
+    jobs: int
+    versions: dict[str, str]
+    models: list[ModelPlan] = field(default_factory=list)
+    plugins: dict[str, PluginPlan] = field(default_factory=dict)
+    gpu: str | None = None  # device fingerprint when validation can run here
+
+    def tasks(self) -> list[tuple[PluginPlan, TaskSpec]]:
+        return [(p, p.tasks[s]) for p in self.plugins.values() for s in STAGES if s in p.tasks]

@@ -1,0 +1,157 @@
+"""`tpat apply` / `tpat plan` / `onnx2plugin`: plan, run the tasks through the cache, place the outputs, rewrite
+the models, write the manifest. A failing model is reported without losing the others' results.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .cache import CacheStore
+from .errors import TpatError
+from .executor.chain import ChainResult
+from .plan.model import Plan
+
+
+@dataclass
+class ModelStatus:
+    state: str  # ok | failed
+    output_sha256: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class ApplyResult:
+    plan: Plan
+    chains: dict[str, ChainResult] = field(default_factory=dict)
+    model_status: dict[int, ModelStatus] = field(default_factory=dict)
+    artifacts: dict[str, dict[str, str]] = field(default_factory=dict)
+    validation: dict[str, dict] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def failed_models(self) -> list[int]:
+        return [i for i, s in self.model_status.items() if s.state != "ok"]
+
+    @property
+    def ran(self) -> list[tuple[str, str]]:
+        return [(name, stage) for name, c in self.chains.items() for stage in c.ran]
+
+
+def gpu_fingerprint() -> str | None:
+    from .gpu.cudart import device_fingerprint
+
+    return device_fingerprint()
+
+
+def make_plan(resolved, plugin_dir: Path | None = None, jobs: int | None = None):
+    """(plan, TensorRT headers or None) for a resolved spec."""
+    from .plan import build_plan
+    from .trt.headers import find_headers
+
+    headers = find_headers()
+    wants_gpu = any(m.validate for m in resolved.models)
+    gpu = gpu_fingerprint() if wants_gpu else None
+    plugin_dir = plugin_dir or resolved.output_dir / "trt_plugin"
+    plan = build_plan(resolved, plugin_dir, headers.version_str if headers else None, gpu, jobs)
+    return plan, headers
+
+
+def task_states(plan: Plan) -> dict[tuple[str, str], str]:
+    cache = CacheStore(plan.cache_dir)
+    return {(p.name, t.stage): ("cached" if cache.has(t.stage, t.key) else "run") for p, t in plan.tasks()}
+
+
+def run_plan(plan: Plan, headers, progress: bool = True) -> ApplyResult:
+    from .executor.local import execute
+    from .executor.materialize import materialize
+    from .executor.progress import Progress
+
+    start = time.perf_counter()
+    result = ApplyResult(plan)
+    reporter = Progress(len(plan.tasks()), enabled=progress)
+    try:
+        result.chains = execute(plan, headers.include_dir if headers else None, plan.jobs, reporter)
+    finally:
+        reporter.close()
+    for name, p in plan.plugins.items():
+        chain = result.chains[name]
+        if chain.error is None or chain.failed_stage == "validate":
+            result.artifacts[name] = materialize(p, chain, plan.plugin_dir)
+        if "validate" in chain.entries:
+            import json
+
+            report = json.loads((Path(chain.entries["validate"]) / "report.json").read_text())
+            result.validation[name] = _validation_summary(report)
+    for mp in plan.models:
+        result.model_status[mp.index] = _rewrite_model(plan, mp, result.chains)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _validation_summary(report: dict) -> dict:
+    return {"passed": report["passed"],
+            "points": [{"dims": p["dims"], "max_abs_err": float(f"{p['max_abs_err']:.2g}"), "passed": p["passed"]}
+                       for p in report["points"]],
+            "out_of_range_refused": all(c["refused"] for c in report["range_checks"])}
+
+
+def _rewrite_model(plan: Plan, mp, chains) -> ModelStatus:
+    from .cache.keys import file_digest
+    from .stages.model_io import load_model, save_model_atomic
+    from .stages.rewrite import Replacement, rewrite
+
+    if mp.error:
+        return ModelStatus("failed", error=mp.error)
+    broken = [f"{name}: {chains[name].failed_stage} failed: {chains[name].error}"
+              for _, name in mp.nodes if chains[name].error]
+    if broken:
+        return ModelStatus("failed", error="; ".join(dict.fromkeys(broken)))
+    try:
+        original = load_model(mp.source)
+        replacements = [Replacement(n.node_index, n.node_name, name, n.inputs, n.outputs, n.folded)
+                        for n, name in mp.nodes]
+        save_model_atomic(rewrite(original, replacements), mp.output)
+    except TpatError as exc:
+        return ModelStatus("failed", error=str(exc))
+    return ModelStatus("ok", output_sha256=file_digest(mp.output))
+
+
+def load_resolved(spec_path: Path):
+    from .spec import load_spec
+
+    return load_spec(spec_path).resolve()
+
+
+def apply_spec(spec_path: Path, jobs: int | None = None, frozen: bool = False, progress: bool = True) -> ApplyResult:
+    from .manifest import MANIFEST_NAME, RUN_RECORD_NAME, check_frozen, manifest_data, read_manifest, write_manifest
+    from .manifest.lock import write_run_record
+
+    started = datetime.now(timezone.utc)
+    resolved = load_resolved(Path(spec_path))
+    plan, headers = make_plan(resolved, jobs=jobs)
+    manifest_path = plan.output_dir / MANIFEST_NAME
+    if frozen:
+        check_frozen(plan, read_manifest(manifest_path), manifest_path)
+    result = run_plan(plan, headers, progress)
+    data = manifest_data(plan, result)
+    if frozen:
+        _check_artifacts(read_manifest(manifest_path), data, manifest_path)
+    else:
+        write_manifest(manifest_path, data)
+    write_run_record(plan.output_dir / RUN_RECORD_NAME, {
+        "started": started.isoformat(timespec="seconds"), "seconds": round(result.seconds, 3),
+        "tasks_run": [f"{s} {n} ({result.chains[n].seconds.get(s, 0):.2f}s)" for n, s in result.ran],
+        "tasks_cached": len(plan.tasks()) - len(result.ran)})
+    return result
+
+
+def _check_artifacts(old: dict, new: dict, path: Path) -> None:
+    drift = [f"{name}: {rel}" for name, p in new["plugins"].items()
+             for rel, sha in p["artifacts"].items() if old["plugins"].get(name, {}).get("artifacts", {}).get(rel) != sha]
+    if drift:
+        raise TpatError(f"--frozen: rebuilt artefacts differ from {path}:\n  " + "\n  ".join(drift),
+                        hint="the toolchain is not reproducing the recorded bytes; rebuild without --frozen")
+
