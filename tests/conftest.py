@@ -18,3 +18,12 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "gpu" in item.keywords:
                 item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    """Every test session gets its own task cache, so runs never see each other's entries."""
+    import os
+
+    os.environ["TPAT_CACHE_DIR"] = str(tmp_path_factory.mktemp("tpat-cache"))
+    yield

@@ -98,7 +98,18 @@ class PrebuiltPlugin:
 
     @property
     def layer(self) -> str:
-        return self.meta["node"]["name"] or "harness_layer"
+        """The ONNX node name (meta "nodes" of the workflow, or "node" of the older engine)."""
+        nodes = self.meta.get("nodes") or [{"node": self.meta.get("node", {}).get("name")}]
+        name = nodes[0].get("node") or "harness_layer"
+        return "".join("_" if c.isspace() or c == "#" else c for c in name)
+
+    @property
+    def version(self) -> str:
+        return self.meta.get("plugin_version") or "1"
+
+    @property
+    def namespace(self) -> str:
+        return self.meta.get("plugin_namespace") or ""
 
 
 def load_plugin(op_dir: Path) -> PrebuiltPlugin:
@@ -224,7 +235,9 @@ def write_case(work: Path, p: PrebuiltPlugin, dims: Sequence[int], seed: int, re
     points = sig.points()
     shapes = [t.concrete_shape(dims) for t in sig.inputs]
     inputs = make_inputs(p.subgraph, shapes, [t.dtype.name for t in sig.inputs], seed)
-    lines = [f"plugin {p.plugin}", f"version {p.meta.get('version', '1')}", f"layer {p.layer}"]
+    lines = [f"plugin {p.plugin}", f"version {p.version}", f"layer {p.layer}"]
+    if p.namespace:
+        lines.append(f"namespace {p.namespace}")
     for i, (t, arr) in enumerate(zip(sig.inputs, inputs)):
         arr = np.ascontiguousarray(arr.astype(_np_dtype(t.dtype.name), copy=False))
         arr.tofile(work / f"in{i}.bin")

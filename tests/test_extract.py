@@ -6,10 +6,9 @@ from onnx import helper as h
 from onnx import numpy_helper as nh
 
 import op_models
-from tpat.engine import prepare_model
 from tpat.errors import ModelError
 from tpat.ir import expr as E
-from tpat.stages.extract import EMBED_LIMIT_BYTES, DimRange, extract
+from tpat.stages.extract import EMBED_LIMIT_BYTES, DimRange, extract, prepare_model
 from tpat.stages.select import select_targets
 
 BATCH = {"batch": DimRange(1, 128, 256)}

@@ -70,16 +70,25 @@ def test_plan_is_plain_json():
     assert '"kind": "workspace"' in text and '"dim": 0' in text
 
 
-def test_unsupported_op_names_op_and_reason():
+def _convert(model, tmp_path):
+    import tpat
+
+    onnx.save(model, tmp_path / "m.onnx")
+    return tpat.onnx2plugin(tmp_path / "m.onnx", tmp_path / "o.onnx", node_types=[model.graph.node[0].op_type],
+                            dynamic_bs=True, validate="never")
+
+
+def test_unsupported_op_names_node_op_and_reason(tmp_path):
     node = h.make_node("Det", ["x"], ["y"], name="det0")
     model = op_models._model(node, [op_models._vi("x", T.FLOAT, ["batch", 3, 3])], [op_models._vi("y", T.FLOAT, ["batch"])])
     with pytest.raises(LoweringError) as e:
-        _lower(model)
+        _convert(model, tmp_path)
     assert "'det0' (Det)" in str(e.value) and "not supported" in str(e.value)
+    assert not (tmp_path / "o.onnx").exists()
 
 
-def test_data_dependent_shape_is_explained():
+def test_data_dependent_shape_is_explained(tmp_path):
     node = h.make_node("NonZero", ["x"], ["y"], name="nz")
     model = op_models._model(node, [op_models._vi("x", T.FLOAT, ["batch", 4])], [op_models._vi("y", T.INT64, [2, "n"])])
     with pytest.raises(LoweringError, match="'nz' \\(NonZero\\).*runtime function"):
-        _lower(model)
+        _convert(model, tmp_path)

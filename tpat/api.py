@@ -1,11 +1,37 @@
-"""The Python API. `onnx2plugin` keeps TPAT's signature so existing scripts run unchanged."""
+"""The Python API. `onnx2plugin` keeps TPAT's signature so existing scripts run unchanged.
+
+It runs the same planner, cache and executor as `tpat apply`, for one model described by arguments instead of
+a spec file, and places the outputs in TPAT's layout (`trt_plugin/src`, `trt_plugin/lib`).
+"""
 
 from __future__ import annotations
 
+import os
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Mapping, Sequence
 
 from .errors import TpatError
+
+
+@dataclass
+class PluginResult:
+    node_name: str
+    op_type: str
+    plugin: str
+    signature: object
+    files: dict[str, Path]
+    validation: dict | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class ConvertResult:
+    output_model: Path
+    plugins: list[PluginResult]
+    seconds: float
 
 
 def onnx2plugin(
@@ -22,32 +48,77 @@ def onnx2plugin(
     arch: Sequence[str] = ("sm_90",),
     plugin_dir: str | Path | None = None,
     validate: str = "auto",
-):
+    cache_dir: str | Path | None = None,
+) -> ConvertResult:
     """Turn the selected nodes into TensorRT plugins and write the model that uses them.
 
     Nodes are chosen by `node_names`, `node_types` and/or `plugin_name_dict` (``{node: plugin}`` or
     ``{plugin: node}``; the default plugin name is ``tpat_<node_name>``). With `dynamic_bs`, axis 0 of the inputs
     is a dynamic batch in ``[min_bs, max_bs]`` served by one kernel (TPAT padded to three static batches).
     Sources go to ``<plugin_dir>/src/<plugin>.cu|.h`` and libraries to ``<plugin_dir>/lib/``; `plugin_dir`
-    defaults to ``trt_plugin/`` beside the output model. Returns a `ConvertResult`.
+    defaults to ``trt_plugin/`` beside the output model. `validate`: auto (when a GPU is present), always, never.
 
     Example::
 
         import tpat
         tpat.onnx2plugin("model.onnx", "model.tpat.onnx", node_types=["OneHot"], dynamic_bs=True)
     """
-    from .engine import Settings, convert
-    from .stages.extract import DimRange
-    from .trt.headers import find_headers
+    from .gpu.cudart import gpu_available
+    from .workflow import make_plan, run_plan
 
+    start = time.perf_counter()
+    if validate not in ("auto", "always", "never"):
+        raise TpatError(f"validate must be auto, always or never, got {validate!r}")
     dynamic = {}
     if dynamic_bs:
         if not 1 <= min_bs <= opt_bs <= max_bs:
             raise TpatError(f"batch range must satisfy 1 <= min <= opt <= max, got {min_bs}, {opt_bs}, {max_bs}",
                             hint="e.g. min_bs=1, opt_bs=128, max_bs=256")
-        dynamic["batch"] = DimRange(min_bs, opt_bs, max_bs)
-    headers = find_headers()
-    settings = Settings(dynamic=dynamic, arch=tuple(arch), validate=validate,
-                        trt_include=headers.include_dir if headers else None)
-    return convert(input_model_path, output_model_path, node_names, node_types, plugin_name_dict, settings,
-                   plugin_dir)
+        from .spec.model import DimRange
+
+        dynamic["batch"] = DimRange(min=min_bs, opt=opt_bs, max=max_bs)
+    source, output = Path(input_model_path).resolve(), Path(output_model_path).resolve()
+    checks = validate == "always" or (validate == "auto" and gpu_available())
+    resolved = _resolved(source, output, node_names, node_types, plugin_name_dict, dynamic, arch, checks, cache_dir)
+    plugin_dir = Path(plugin_dir).resolve() if plugin_dir else output.parent / "trt_plugin"
+    plan, headers = make_plan(resolved, plugin_dir=plugin_dir, jobs=1)
+    if validate == "always" and not plan.gpu:
+        raise TpatError("validate='always' but no GPU answers here", hint="use validate='auto' or run on a GPU")
+    (mp,) = plan.models
+    if mp.exception is not None:
+        raise mp.exception
+    result = run_plan(plan, headers, progress=False)
+    for _, name in mp.nodes:
+        chain = result.chains[name]
+        if chain.error and chain.failed_stage != "validate":
+            raise chain.exception or TpatError(chain.error)
+    return ConvertResult(output, [_plugin_result(plan, result, node, name) for node, name in mp.nodes],
+                         time.perf_counter() - start)
+
+
+def _resolved(source, output, node_names, node_types, plugin_name_dict, dynamic, arch, validate, cache_dir):
+    from .spec.model import Executor
+    from .spec.resolve import DEFAULT_TOLERANCE, ResolvedModel, ResolvedSpec, ResolvedTargets
+    from .stages.model_io import load_model
+    from .stages.select import orient_plugin_map
+
+    mapping = {}
+    if plugin_name_dict:
+        names = [n.name for n in load_model(source).graph.node if n.name]
+        mapping = orient_plugin_map(plugin_name_dict, names)
+    targets = ResolvedTargets(tuple(dict.fromkeys([*(node_names or ()), *mapping])), tuple(node_types or ()),
+                              MappingProxyType(mapping))
+    model = ResolvedModel(entry=0, source=source, output=output, stem=source.stem, targets=targets,
+                          arch=tuple(sorted(arch)), dtype="keep", dynamic=MappingProxyType(dynamic), trials=0,
+                          per_op_trials=MappingProxyType({}), validate=validate, tolerance=DEFAULT_TOLERANCE)
+    cache = Path(os.path.expanduser(str(cache_dir or os.environ.get("TPAT_CACHE_DIR") or "~/.cache/tpat")))
+    return ResolvedSpec(None, output.parent, cache, Executor(kind="local", jobs=1), (model,))
+
+
+def _plugin_result(plan, result, node, name) -> PluginResult:
+    from .executor.materialize import plugin_paths
+
+    p = plan.plugins[name]
+    files = {k: v for k, v in plugin_paths(plan.plugin_dir, name).items() if v.exists()}
+    return PluginResult(node.node_name, node.op_type, name, p.signature, files, result.validation.get(name),
+                        dict(result.chains[name].seconds))

@@ -71,6 +71,6 @@ def run(args) -> int:
         else:
             verdict = "valid" if p.validation["passed"] else "INVALID"
             failed += not p.validation["passed"]
-        print(f"plugin {p.plugin} node={p.target.node_name!r} op={p.target.op_type} lib={lib} {verdict}")
+        print(f"plugin {p.plugin} node={p.node_name!r} op={p.op_type} lib={lib} {verdict}")
     print(f"model {result.output_model} ({len(result.plugins)} plugins, {result.seconds:.1f}s)")
     return 3 if failed else 0

@@ -27,6 +27,10 @@ class ChainResult:
     seconds: dict[str, float] = field(default_factory=dict)
     error: str | None = None
     failed_stage: str | None = None
+    exception: Exception | None = field(default=None, repr=False)  # kept in-process only (not pickled back)
+
+    def __getstate__(self):
+        return {**self.__dict__, "exception": None}
 
 
 def run_chain(p: PluginPlan, cache_root: Path, trt_include: str | None, event: Event | None = None) -> ChainResult:
@@ -45,7 +49,7 @@ def run_chain(p: PluginPlan, cache_root: Path, trt_include: str | None, event: E
         try:
             entry, built = cache.put(stage, spec.key, lambda tmp, body=body: body(p, tmp, result, trt_include))
         except TpatError as exc:
-            result.error, result.failed_stage = str(exc), stage
+            result.error, result.failed_stage, result.exception = str(exc), stage, exc
             if event:
                 event(p.name, stage, "failed")
             return result

@@ -40,15 +40,14 @@ def build_plan(resolved, plugin_dir: Path, trt_version: str | None = None, gpu: 
         try:
             _plan_model(plan, mp, m, by_content)
         except TpatError as exc:
-            mp.error = str(exc)
+            mp.error, mp.exception = str(exc), exc
     for p in plan.plugins.values():
         _task_keys(plan, p)
     return plan
 
 
 def _plan_model(plan: Plan, mp: ModelPlan, m, by_content: dict[str, str]) -> None:
-    from ..engine import prepare_model
-    from ..stages.extract import DimRange, extract
+    from ..stages.extract import DimRange, extract, prepare_model
     from ..stages.model_io import load_model
     from ..stages.select import select_targets
 

@@ -59,6 +59,7 @@ class ModelPlan:
     sha256: str = ""
     nodes: list[tuple[NodeRef, str]] = field(default_factory=list)  # (node, plugin name)
     error: str | None = None
+    exception: Exception | None = field(default=None, repr=False)  # the original, for the Python API to re-raise
 
 
 @dataclass

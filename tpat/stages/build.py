@@ -63,9 +63,12 @@ def gencode_flags(arch_list: list[str]) -> list[str]:
     return flags
 
 
-def base_flags(arch_list: list[str]) -> list[str]:
+def base_flags(arch_list: list[str], seed: str) -> list[str]:
+    """Reproducible by construction: nvcc's random symbol names come from `seed`, and stripping the static
+    symbol table drops the temp file names (tmpxft_<pid>_...) nvcc would otherwise embed. Same inputs, same bytes."""
     return ["-std=c++17", "-O3", "-shared", "-Xcompiler", "-fPIC,-fvisibility=hidden", "-cudart", "shared",
-            "-Xlinker", "--no-undefined", *gencode_flags(arch_list)]
+            "-Xlinker", "--no-undefined", "-Xlinker", "--strip-all", f"-frandom-seed={seed}",
+            *gencode_flags(arch_list)]
 
 
 def run_nvcc(args: list[str], output: Path, what: str) -> BuildResult:
@@ -91,11 +94,11 @@ def run_nvcc(args: list[str], output: Path, what: str) -> BuildResult:
 
 def build_kernels(src_dir: Path, plugin: str, arch_list: list[str], lib_dir: Path) -> BuildResult:
     src = src_dir / f"{plugin}_kernels.cu"
-    return run_nvcc([*base_flags(arch_list), *_TVM_DIAG, "-I", str(src_dir), str(src)],
+    return run_nvcc([*base_flags(arch_list, f"{plugin}_kernels"), *_TVM_DIAG, "-I", str(src_dir), str(src)],
                     lib_dir / f"lib{plugin}_kernels.so", f"the kernels of plugin {plugin!r}")
 
 
 def build_plugin(src_dir: Path, plugin: str, arch_list: list[str], lib_dir: Path, trt_include: Path) -> BuildResult:
     sources = [str(src_dir / f"{plugin}.cu"), str(src_dir / f"{plugin}_kernels.cu")]
-    return run_nvcc([*base_flags(arch_list), *_TVM_DIAG, "-isystem", str(trt_include), "-I", str(src_dir), *sources],
+    return run_nvcc([*base_flags(arch_list, plugin), *_TVM_DIAG, "-isystem", str(trt_include), "-I", str(src_dir), *sources],
                     lib_dir / f"{plugin}.so", f"plugin {plugin!r}")

@@ -58,6 +58,13 @@ def mark_batch_dims(model: onnx.ModelProto, name: str = BATCH) -> onnx.ModelProt
     return m
 
 
+def prepare_model(model: onnx.ModelProto, dynamic: Mapping[str, DimRange]) -> onnx.ModelProto:
+    """A copy with the batch dim named (TPAT's 0/-1 convention) when it is declared dynamic, shapes inferred."""
+    if BATCH in dynamic:
+        model = mark_batch_dims(model)
+    return infer_shapes(model)
+
+
 def infer_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
     try:
         return onnx.shape_inference.infer_shapes(model, data_prop=True)

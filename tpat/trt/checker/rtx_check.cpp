@@ -610,6 +610,19 @@ int main(int argc, char** argv)
         std::printf("library name=tensorrt_rtx status=fail msg=%s\n", oneLine(dlerror()).c_str());
         return finish(kSETUP);
     }
+    // The RTX ONNX parser resolves addPluginV3 (private API) by dlopen("libtensorrt_rtx.so") — the unversioned name —
+    // the first time it imports a plugin node; when that name does not resolve it calls std::terminate ("terminate
+    // called without an active exception"). Check it here, and that it is the same copy as --rtx-lib.
+    void* byName = dlopen("libtensorrt_rtx.so", RTLD_NOW | RTLD_GLOBAL);
+    if (byName != rtx)
+    {
+        std::printf("library name=tensorrt_rtx status=fail msg=%s\n",
+            byName ? "dlopen(\"libtensorrt_rtx.so\") finds another copy than --rtx-lib; the ONNX parser would use it: "
+                     "put the folder of --rtx-lib first on LD_LIBRARY_PATH"
+                   : "the ONNX parser dlopens \"libtensorrt_rtx.so\" by that exact name and it does not resolve: put a "
+                     "folder holding libtensorrt_rtx.so (a symlink to --rtx-lib) on LD_LIBRARY_PATH");
+        return finish(kSETUP);
+    }
     void* parserLib = dlopen(parserPath.c_str(), RTLD_NOW | RTLD_GLOBAL);
     if (!parserLib)
     {
