@@ -135,12 +135,13 @@ def header_sets() -> dict[str, Path]:
             if (inc / "NvInferRuntime.h").is_file()}
 
 
-def include_for(root: Path) -> Path | None:
-    """The TensorRT headers to build the harness against: the ones the plugins were built with, else one of the same
-    major (IPluginV3 and ILogger are ABI-stable within a major, not across 10 -> 11), else find_headers()'s."""
+def include_for(root: Path | None) -> Path | None:
+    """The TensorRT headers to build the harness against: the ones the plugins in `root` were built with, else one of
+    the same major (IPluginV3 and ILogger are ABI-stable within a major, not across 10 -> 11), else find_headers()'s.
+    With `root` None: the newest extracted set, else find_headers()'s."""
     from tpat.trt.headers import find_headers, read_version
 
-    manifest = read_manifest(root)
+    manifest = read_manifest(root) if root is not None else {}
     recorded = manifest.get("trt_include")
     if recorded:
         path = Path(recorded) if Path(recorded).is_absolute() else ROOT / recorded

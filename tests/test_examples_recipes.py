@@ -17,7 +17,7 @@ import pytest
 from tpat.errors import TpatError
 from tpat.examples import BUILTIN, write_builtin
 from tpat.spec import load_spec
-from tpat.stages.select import select_targets
+from tpat.stages.selection import select_targets
 
 RECIPES_DIR = Path(__file__).resolve().parents[1] / "recipes"
 RECIPES = sorted(p.name for p in RECIPES_DIR.iterdir() if (p / "make_model.py").is_file())

@@ -9,7 +9,7 @@ import op_models
 from tpat.errors import ModelError
 from tpat.ir import expr as E
 from tpat.stages.extract import EMBED_LIMIT_BYTES, DimRange, extract, prepare_model
-from tpat.stages.select import select_targets
+from tpat.stages.selection import select_targets
 
 BATCH = {"batch": DimRange(1, 128, 256)}
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -33,7 +34,7 @@ pytestmark = [pytest.mark.skipif(pb.nvcc_path() is None and hc.find_nvcc() is No
 def _compile_only(flags: list[str]) -> list[str]:
     """The build stage's flags minus the link-time ones (-shared, -cudart, -Xlinker ...)."""
     out, skip = [], False
-    for i, f in enumerate(flags):
+    for f in flags:
         if skip:
             skip = False
             continue
@@ -68,8 +69,6 @@ def builds(sources, tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("matrix")
 
     def run(args, cwd):
-        import subprocess
-
         proc = subprocess.run([_nvcc(), *map(str, args)], cwd=cwd, capture_output=True, text=True)
         text = proc.stdout + proc.stderr
         if proc.returncode != 0 or "warning" in text.lower():

@@ -5,7 +5,7 @@ from onnx import helper as h
 
 from tpat.errors import SelectionError
 from tpat.names import identifier
-from tpat.stages.select import orient_plugin_map, select_targets
+from tpat.stages.selection import orient_plugin_map, select_targets
 
 
 def _graph(names_ops):

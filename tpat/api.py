@@ -100,7 +100,7 @@ def _resolved(source, output, node_names, node_types, plugin_name_dict, dynamic,
     from .spec.model import Executor
     from .spec.resolve import DEFAULT_TOLERANCE, ResolvedModel, ResolvedSpec, ResolvedTargets
     from .stages.model_io import load_model
-    from .stages.select import orient_plugin_map
+    from .stages.selection import orient_plugin_map
 
     mapping = {}
     if plugin_name_dict:

@@ -29,6 +29,7 @@ class ApplyResult:
     model_status: dict[int, ModelStatus] = field(default_factory=dict)
     artifacts: dict[str, dict[str, str]] = field(default_factory=dict)
     validation: dict[str, dict] = field(default_factory=dict)
+    commands: dict[int, dict] = field(default_factory=dict)  # model index -> trtexec / polygraphy lines
     seconds: float = 0.0
 
     @property
@@ -76,10 +77,12 @@ def run_plan(plan: Plan, headers, progress: bool = True) -> ApplyResult:
         result.chains = execute(plan, headers.include_dir if headers else None, plan.jobs, reporter)
     finally:
         reporter.close()
+    result.commands = _commands(plan)
     for name, p in plan.plugins.items():
         chain = result.chains[name]
         if chain.error is None or chain.failed_stage == "validate":
-            result.artifacts[name] = materialize(p, chain, plan.plugin_dir)
+            first = result.commands.get(p.nodes[0].model)  # ready commands for the first model using it
+            result.artifacts[name] = materialize(p, chain, plan.plugin_dir, {"commands": first} if first else None)
         if "validate" in chain.entries:
             import json
 
@@ -89,6 +92,24 @@ def run_plan(plan: Plan, headers, progress: bool = True) -> ApplyResult:
         result.model_status[mp.index] = _rewrite_model(plan, mp, result.chains)
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _commands(plan: Plan) -> dict[int, dict]:
+    """trtexec/Polygraphy lines per model, relative to the output folder (docs/tensorrt.md explains them)."""
+    from .trt.commands import model_commands
+
+    out = {}
+    for mp in plan.models:
+        if mp.error or not mp.nodes:
+            continue
+        names = list(dict.fromkeys(name for _, name in mp.nodes))
+        libs = [plan.plugin_dir / "lib" / f"{n}.so" for n in names]
+        dims = [d for n in names for d in plan.plugins[n].signature.dims]
+        try:
+            out[mp.index] = model_commands(mp.source, mp.output, libs, dims, base=plan.output_dir)
+        except Exception as exc:  # a convenience: never fail a conversion over it
+            out[mp.index] = {"notes": [f"commands unavailable: {exc}"]}
+    return out
 
 
 def _validation_summary(report: dict) -> dict:

@@ -17,9 +17,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/: op_models, harness_cases
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/gpu: prebuild_validation
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))  # the repo: tpat
 
 import harness_cases  # noqa: E402
+import prebuild_validation  # noqa: E402
 import op_models  # noqa: E402
 
 
@@ -36,6 +38,8 @@ def main(argv=None) -> int:
         models = {k: models[k] for k in args.ops}
     start = time.perf_counter()
     manifest = harness_cases.prebuild(args.out, models, args.include, tuple(args.arch or ("sm_90",)))
+    if not args.ops:  # the fixed-shape variants tests/gpu/test_validate_gpu.py checks
+        prebuild_validation.build_fixed(args.out, tuple(args.arch or ("sm_90",)))
     print(f"{len(manifest['ops'])} plugins in {args.out} against TensorRT {manifest['trt_version']} headers "
           f"({manifest['trt_include']}), {time.perf_counter() - start:.0f}s")
     return 0

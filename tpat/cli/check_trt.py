@@ -22,12 +22,12 @@ def register(sub) -> None:
     p.add_argument("--backend", choices=("auto", "cpp", "python"), default="auto",
                    help="cpp: checker compiled against TensorRT 11.x headers; python: TensorRT-RTX's Python bindings; "
                         "auto: cpp when the headers are there")
-    p.add_argument("--run", action="store_true",
+    p.add_argument("--run", dest="run_engine", action="store_true",
                    help="also run the engine once (C++ checker, Ampere/Ada/Blackwell GPU; TensorRT-RTX refuses Hopper)")
     p.add_argument("--plan", type=Path, help="write the serialized engine here")
     p.add_argument("--trt-verbose", action="store_true", help="print TensorRT's verbose log too")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.set_defaults(run=run, run_engine=None)
+    p.set_defaults(run=run)
 
 
 def _shapes(values: list[str]) -> dict:
@@ -51,7 +51,7 @@ def run(args) -> int:
     from ..trt.rtx import check_trt
 
     report = check_trt(args.model, args.plugin_dir, shapes=_shapes(args.shape), backend=args.backend,
-                       run=args.__dict__.get("run_engine") or False, plan_path=args.plan,
+                       run=args.run_engine, plan_path=args.plan,
                        verbose=args.trt_verbose)
     if args.json:
         print(json.dumps(report.to_json(), indent=2, default=str))

@@ -55,6 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `tpat inspect m.onnx | head`: the reader left; not an error of ours
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception:
         logging.exception("internal error in tpat (this is a bug; please report it with the command below)")
         print(f"command: tpat {' '.join(argv)}", file=sys.stderr)

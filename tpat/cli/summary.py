@@ -107,6 +107,11 @@ def print_apply_summary(result) -> None:
 
 
 def _short(path) -> str:
+    from ..examples import builtin_name
+
+    name = builtin_name(path)
+    if name:
+        return f"builtin:{name}"
     try:
         rel = os.path.relpath(path)
         return rel if not rel.startswith("../..") else str(path)

@@ -56,6 +56,8 @@ def manifest_data(plan: Plan, outcome) -> dict:
         if status.error:
             entry["error"] = status.error
         entry["nodes"] = [{"node": n.node_name, "op_type": n.op_type, "plugin": name} for n, name in mp.nodes]
+        if mp.index in outcome.commands and status.state == "ok":
+            entry["commands"] = outcome.commands[mp.index]
         models.append(entry)
     plugins = {}
     for name, p in plan.plugins.items():

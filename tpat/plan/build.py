@@ -49,7 +49,7 @@ def build_plan(resolved, plugin_dir: Path, trt_version: str | None = None, gpu: 
 def _plan_model(plan: Plan, mp: ModelPlan, m, by_content: dict[str, str]) -> None:
     from ..stages.extract import DimRange, extract, prepare_model
     from ..stages.model_io import load_model
-    from ..stages.select import select_targets
+    from ..stages.selection import select_targets
 
     mp.sha256 = file_digest(m.source) if Path(m.source).is_file() else ""
     if m.dtype not in ("keep", None):

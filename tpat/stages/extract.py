@@ -21,7 +21,7 @@ from ..ir import expr as E
 from ..ir.dtypes import dtype_from_onnx
 from ..ir.signature import DimSpec, Signature, TensorSig
 from ..names import identifier
-from .select import Target
+from .selection import Target
 
 EMBED_LIMIT_BYTES = 64 * 1024
 BATCH = "batch"

@@ -47,11 +47,17 @@ class InputProfile:
 
 
 def dim_ranges(dims: Iterable) -> dict[str, Range]:
-    """label -> (min, opt, max) from signature dims (`DimSpec`s or their JSON dicts)."""
+    """label -> (min, opt, max) from signature dims (`DimSpec`s or their JSON dicts). A label several plugins share
+    gets the intersection of their ranges (every plugin refuses a profile wider than its own)."""
     out: dict[str, Range] = {}
     for d in dims:
         get = d.get if isinstance(d, dict) else lambda k, _d=d: getattr(_d, k)
-        out.setdefault(get("label"), (int(get("min")), int(get("opt")), int(get("max"))))
+        lo, opt, hi = int(get("min")), int(get("opt")), int(get("max"))
+        if get("label") in out:
+            plo, popt, phi = out[get("label")]
+            lo, hi = max(lo, plo), min(hi, phi)
+            opt = min(max(popt, lo), hi)
+        out[get("label")] = (lo, opt, hi)
     return out
 
 

@@ -207,14 +207,39 @@ def link_dir(libs: RtxLibs, cache_dir: str | Path | None = None) -> Path:
 @dataclass
 class PluginInfo:
     plugin: str
-    node: str
+    nodes: list[str]
     library: Path
     meta: dict = field(default_factory=dict)
+    version: str = "1"
+    namespace: str = ""
     header_version: str | None = None  # TensorRT headers the library was built against, when the meta tells
+
+    def model_inputs(self) -> list[list[str]]:
+        """Per node of this plugin, the model tensors feeding plugin inputs 0, 1, ..."""
+        if "nodes" in self.meta:
+            return [list(n.get("model_inputs", [])) for n in self.meta["nodes"]]
+        return [list(self.meta.get("model_inputs", []))]
+
+
+def _header_version(meta: dict, name: str) -> str | None:
+    for key in ("trt_headers", "tensorrt_headers"):  # a string like "11.1.0" (or {"version": ...}) when recorded
+        value = meta.get(key)
+        if isinstance(value, dict):
+            value = value.get("version")
+        if isinstance(value, str) and value:
+            return value
+    for b in meta.get("builds", []):  # older metadata kept the nvcc command line
+        cmd = b.get("command") or b.get("flags") or []
+        if b.get("output") == f"{name}.so" and "-isystem" in cmd:
+            try:
+                return ".".join(map(str, read_version(Path(cmd[cmd.index("-isystem") + 1]))))
+            except (TpatError, IndexError):
+                return None
+    return None
 
 
 def read_plugins(plugin_dir: Path) -> dict[str, PluginInfo]:
-    """plugin name -> what meta/<plugin>.json says (node, library path, dims, header version)."""
+    """plugin name -> what meta/<plugin>.json says (nodes, library path, version, dims)."""
     plugins: dict[str, PluginInfo] = {}
     for path in sorted((plugin_dir / "meta").glob("*.json")):
         try:
@@ -222,17 +247,13 @@ def read_plugins(plugin_dir: Path) -> dict[str, PluginInfo]:
         except (OSError, ValueError) as exc:
             raise TpatError(f"cannot read plugin metadata '{path}': {exc}") from None
         name = meta.get("plugin") or path.stem
-        header_version = None
-        for b in meta.get("builds", []):
-            cmd = b.get("command", [])
-            if b.get("output") == f"{name}.so" and "-isystem" in cmd:
-                inc = Path(cmd[cmd.index("-isystem") + 1])
-                try:
-                    header_version = ".".join(map(str, read_version(inc)))
-                except TpatError:
-                    header_version = None
-        plugins[name] = PluginInfo(name, meta.get("node", {}).get("name", ""), plugin_dir / "lib" / f"{name}.so",
-                                   meta, header_version)
+        if "nodes" in meta:
+            nodes = [n.get("node", "") for n in meta["nodes"]]
+        else:
+            nodes = [meta.get("node", {}).get("name", "")]
+        plugins[name] = PluginInfo(name, nodes, plugin_dir / "lib" / f"{name}.so", meta,
+                                   str(meta.get("plugin_version", "1")), str(meta.get("plugin_namespace", "")),
+                                   _header_version(meta, name))
     return plugins
 
 
@@ -263,13 +284,13 @@ def profile_shapes(model, plugins: Mapping[str, PluginInfo],
     by_name: dict[str, tuple[int, int, int]] = {}
     by_input_axis: dict[tuple[str, int], tuple[int, int, int]] = {}
     for p in plugins.values():
-        model_inputs = p.meta.get("model_inputs", [])
         for d in p.meta.get("signature", {}).get("dims", []):
             rng = (int(d["min"]), int(d["opt"]), int(d["max"]))
             for key in {d.get("name"), d.get("label")} - {None}:
                 by_name.setdefault(key, rng)
-            if 0 <= d.get("input", -1) < len(model_inputs):
-                by_input_axis.setdefault((model_inputs[d["input"]], int(d["axis"])), rng)
+            for model_inputs in p.model_inputs():
+                if 0 <= d.get("input", -1) < len(model_inputs):
+                    by_input_axis.setdefault((model_inputs[d["input"]], int(d["axis"])), rng)
     initializers = {t.name for t in model.graph.initializer}
     shapes: dict[str, Shape3] = {}
     for vi in model.graph.input:
@@ -413,10 +434,11 @@ def check_trt(model_path: str | Path, plugin_dir: str | Path | None = None, *,
                 f"plugin library '{lib}' for node '{node}' ({name}) does not exist: it is built only when TensorRT "
                 f"headers are found (set {HEADERS_ENV}, preferably to TensorRT 11.x headers for TensorRT-RTX)")
             continue
-        if info.header_version and int(info.header_version.split(".")[0]) < 11:
+        if info.header_version and int(info.header_version.split(".")[0]) < 11 and lib not in libs_to_load:
             warnings.append(f"{lib.name} was built against TensorRT {info.header_version} headers; TensorRT-RTX has "
                             "the TensorRT 11 ABI: the plugin loads, imports and builds (IPluginV3 is unchanged) but "
-                            "its log messages are lost (ILogger changed in 11) -- rebuild with 11.x headers to see them")
+                            "its log messages are lost (ILogger changed in 11) -- rebuild with 11.x headers to see "
+                            "them")
         if lib not in libs_to_load:
             libs_to_load.append(lib)
 
@@ -446,7 +468,8 @@ def check_trt(model_path: str | Path, plugin_dir: str | Path | None = None, *,
         command.append("--verbose")
 
     env = dict(os.environ)
-    env["LD_LIBRARY_PATH"] = os.pathsep.join([str(link_dir(libs, cache_dir)), *filter(None, [env.get("LD_LIBRARY_PATH")])])
+    env["LD_LIBRARY_PATH"] = os.pathsep.join(
+        [str(link_dir(libs, cache_dir)), *filter(None, [env.get("LD_LIBRARY_PATH")])])
     if which == "python":
         package_root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join([package_root, *filter(None, [env.get("PYTHONPATH")])])

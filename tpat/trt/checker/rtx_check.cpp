@@ -697,9 +697,28 @@ int main(int argc, char** argv)
         }
         if (!handle || added == 0)
         {
+            // TRT-RTX logs nothing when loadLibrary fails: find the reason with our own dlopen.
+            std::string why = !handle ? "IPluginRegistry::loadLibrary failed"
+                                      : "the library registered no new creator (already registered, or getCreators "
+                                        "returned none)";
+            if (!handle)
+            {
+                void* own = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+                if (!own)
+                {
+                    why += std::string(": dlopen: ") + oneLine(dlerror());
+                }
+                else
+                {
+                    if (!dlsym(own, "getCreators") && !dlsym(own, "getPluginCreators"))
+                    {
+                        why += ": the library exports no getCreators (built with -fvisibility=hidden and no export?)";
+                    }
+                    dlclose(own);
+                }
+            }
             std::printf("register lib=%s status=fail creators=%d msg=%s\n", clean(path.c_str()).c_str(), added,
-                !handle ? "IPluginRegistry::loadLibrary failed (see the log lines above)"
-                        : "the library registered no new creator (already registered, or getCreators returned none)");
+                why.c_str());
             code = kREGISTER_FAILED;
         }
         else

@@ -136,8 +136,15 @@ def main(argv: list[str] | None = None) -> int:
             out(f"creator lib={clean(path)} name={clean(name)} version={clean(version)} namespace={clean(ns)} "
                 f"kind={clean(kind)}")
         if handle is None or not added:
-            why = ("IPluginRegistry::loadLibrary failed (see the log lines above)" if handle is None else
+            why = ("IPluginRegistry::loadLibrary failed" if handle is None else
                    "the library registered no new creator (already registered, or getCreators returned none)")
+            if handle is None:  # TRT-RTX logs nothing then: find the reason with our own dlopen
+                try:
+                    own = ctypes.CDLL(path)
+                    if not (hasattr(own, "getCreators") or hasattr(own, "getPluginCreators")):
+                        why += ": the library exports no getCreators"
+                except OSError as exc:
+                    why += f": dlopen: {one_line(exc)}"
             out(f"register lib={clean(path)} status=fail creators={len(added)} msg={why}")
             code = REGISTER_FAILED
         else:
@@ -179,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         same = found == (name, version, ns)
         out(f"import node={clean(node)} status={'ok' if same else 'mismatch'} plugin={clean(found[0])} "
-            f"version={clean(found[1])} namespace={clean(found[2])} expected={clean(name)}:{clean(version)}:{clean(ns)}")
+            f"version={clean(found[1])} namespace={clean(found[2])} "
+            f"expected={clean(name)}:{clean(version)}:{clean(ns)}")
         if not same:
             code = code if code != OK else IMPORT_FAILED
     if code != OK:

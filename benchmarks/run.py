@@ -1,0 +1,467 @@
+"""Time tpat's generated kernels against torch eager, torch.compile and the DRAM roofline, on one GPU, in one run.
+
+    PYTHONPATH=. python3 benchmarks/run.py --prebuilt .device/bench [--out benchmarks/results] [--cases softmax ...]
+
+`--prebuilt` is what ``benchmarks/prebuild.py`` wrote on the CPU machine (TVM is needed there, not here). Per case:
+valid random inputs (``tpat.stages.inputs.make_inputs`` on the case model), our output checked against torch eager
+first (a wrong case is reported and not timed), then the GPU time per call of
+
+  ours     ``tpat_<plugin>_launch`` through ctypes on torch tensors' pointers and torch's current stream
+  eager    the torch reference of benchmarks/cases.py
+  compile  ``torch.compile`` (inductor, default mode) of the same function, after warm-up
+
+each captured in a CUDA graph of >= 20 calls, replayed, timed with CUDA events: median of 5 replays / calls per
+graph. Per-call wall time (N plain calls, then a sync) is reported beside it. The DRAM roofline is the case's bytes
+moved over the bandwidth of a large ``dst.copy_(src)`` measured in the same run (bytes read + written); where the
+working set fits in L2 the roofline is not a bound and no percentage is claimed.
+
+Writes results.md, results.json and results.png (when matplotlib is here; else run benchmarks/plot.py elsewhere)
+into --out; prints the table last. Needs torch, numpy, onnx; no TVM (``import tpat`` stays lazy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import datetime as _dt
+import glob
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import onnx  # noqa: E402
+
+from benchmarks.cases import select  # noqa: E402
+
+TOL = {"fp32": (1e-4, 1e-5), "fp16": (1e-2, 1e-2)}  # (rtol, atol) of ours vs torch eager
+BIG_BYTES = 64 << 20  # cases moving more than this get CALLS_BIG calls per graph, others CALLS_SMALL
+CALLS_BIG, CALLS_SMALL = 20, 100
+REPLAYS = 5
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+# --- the kernels library (C ABI of templates/kernels.h.j2) -----------------------------------------------------------
+def _load_so(path: Path) -> ctypes.CDLL:
+    try:
+        return ctypes.CDLL(str(path))
+    except OSError:
+        # libcudart.so.13 not on the loader path: take the one torch ships (already loaded by `import torch`)
+        import torch
+
+        for lib in glob.glob(str(Path(torch.__file__).parent.parent / "nvidia" / "**" / "libcudart.so*"),
+                             recursive=True):
+            try:
+                ctypes.CDLL(lib, mode=ctypes.RTLD_GLOBAL)
+                break
+            except OSError:
+                continue
+        return ctypes.CDLL(str(path))
+
+
+class Kernels:
+    def __init__(self, path: Path, plugin: str):
+        self.lib = _load_so(path)
+        p = f"tpat_{plugin}_"
+        self._ws = getattr(self.lib, p + "workspace")
+        self._ws.restype = ctypes.c_size_t
+        self._ws.argtypes = [ctypes.POINTER(ctypes.c_int64)]
+        self._init = getattr(self.lib, p + "init")
+        self._init.argtypes = [ctypes.POINTER(ctypes.c_void_p)]
+        self._launch = getattr(self.lib, p + "launch")
+        self._launch.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_void_p),
+                                 ctypes.c_void_p, ctypes.POINTER(ctypes.c_int64), ctypes.c_void_p]
+        self._launch.restype = ctypes.c_int
+        self._destroy = getattr(self.lib, p + "destroy")
+        self._destroy.argtypes = [ctypes.c_void_p]
+        self.state = ctypes.c_void_p()
+        self.dims = (ctypes.c_int64 * 1)()  # fixed shapes: no dynamic dims
+        status = self._init(ctypes.byref(self.state))
+        if status != 0:
+            raise RuntimeError(f"tpat_{plugin}_init returned {status}")
+
+    def workspace_bytes(self) -> int:
+        return int(self._ws(self.dims))
+
+    def launcher(self, inputs, outputs, workspace):
+        """A no-argument function launching every kernel on torch's current stream (read at each call)."""
+        import torch
+
+        ins = (ctypes.c_void_p * max(len(inputs), 1))(*[t.data_ptr() for t in inputs])
+        outs = (ctypes.c_void_p * max(len(outputs), 1))(*[t.data_ptr() for t in outputs])
+        ws = ctypes.c_void_p(workspace.data_ptr()) if workspace is not None else None
+        launch, state, dims = self._launch, self.state, self.dims
+
+        def run():
+            status = launch(state, ins, outs, ws, dims, ctypes.c_void_p(torch.cuda.current_stream().cuda_stream))
+            if status != 0:
+                raise RuntimeError(f"launch returned {status}")
+
+        run._keep = (inputs, outputs, workspace, ins, outs)  # keep the buffers alive as long as the launcher
+        return run
+
+    def close(self) -> None:
+        if self.state:
+            self._destroy(self.state)
+            self.state = ctypes.c_void_p()
+
+
+# --- timing ----------------------------------------------------------------------------------------------------------
+def graph_time_us(fn, calls: int, replays: int = REPLAYS) -> dict:
+    """GPU µs per call: `calls` calls captured in one CUDA graph, replayed; median of `replays` replays / calls."""
+    import torch
+
+    torch.cuda.synchronize()
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):  # warm-up outside the capture (module loads, allocator, autotuning)
+        for _ in range(3):
+            fn()
+    torch.cuda.current_stream().wait_stream(side)
+    torch.cuda.synchronize()
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        for _ in range(calls):
+            fn()
+    graph.replay()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(replays):
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record()
+        graph.replay()
+        b.record()
+        b.synchronize()
+        times.append(a.elapsed_time(b) * 1000.0 / calls)
+    del graph
+    torch.cuda.synchronize()
+    torch.cuda.empty_cache()
+    return {"us": statistics.median(times), "min": min(times), "max": max(times), "calls": calls}
+
+
+def wall_time_us(fn, n: int) -> float:
+    """Host wall time per call of n plain calls followed by one synchronize (launch overhead shows here)."""
+    import torch
+
+    fn()
+    torch.cuda.synchronize()
+    t = time.perf_counter()
+    for _ in range(n):
+        fn()
+    torch.cuda.synchronize()
+    return (time.perf_counter() - t) * 1e6 / n
+
+
+def copy_bandwidth(nbytes: int = 1 << 30) -> dict:
+    """Bytes read + written per second of dst.copy_(src) on large buffers (the DRAM roofline's bandwidth)."""
+    import torch
+
+    src = torch.randn(nbytes // 4, device="cuda")
+    dst = torch.empty_like(src)
+    t = graph_time_us(lambda: dst.copy_(src), calls=10)
+    del src, dst
+    torch.cuda.empty_cache()
+    return {"bytes": 2 * nbytes, "us": t["us"], "GBps": 2 * nbytes / (t["us"] * 1e-6) / 1e9}
+
+
+# --- one case --------------------------------------------------------------------------------------------------------
+def compare(ours, ref, dtype: str) -> dict:
+    import torch
+
+    o, r = ours.double(), ref.double()
+    rtol, atol = TOL[dtype]
+    if o.shape != r.shape:
+        return {"ok": False, "detail": f"shape {tuple(o.shape)} vs {tuple(r.shape)}"}
+    unwritten = int((torch.isnan(o) & ~torch.isnan(r)).sum())
+    diff = (o - r).abs().nan_to_num(nan=float("inf"))
+    rel = float(torch.linalg.vector_norm(o - r) / torch.linalg.vector_norm(r).clamp_min(1e-30))
+    ok = bool(torch.allclose(o, r, rtol=rtol, atol=atol)) and unwritten == 0
+    detail = "" if ok else (f"{unwritten} elements not written (NaN poison)" if unwritten else
+                            f"max abs err {float(diff.max()):.3g} over rtol={rtol}, atol={atol}")
+    return {"ok": ok, "max_abs": float(diff.max()), "rel_norm": rel, "detail": detail}
+
+
+def run_case(case, prebuilt: Path, entry: dict, opts, state: dict) -> dict:
+    import torch
+
+    from tpat.stages.inputs import make_inputs
+
+    row: dict = {"case": case.name, "op": case.op, "shape": case.shape_str, "dtype": case.dtype,
+                 "bytes": case.bytes_moved, "note": case.note, "status": "ok", "notes": []}
+    work = prebuilt / case.name
+    plugin = entry["plugin"]
+    meta = json.loads((work / "trt_plugin" / "meta" / f"{plugin}.json").read_text())
+    row["kernels"] = [{"name": k["name"], "grid": k["grid"], "block": k["block"], "dyn_smem": k.get("dyn_smem", 0)}
+                      for k in meta["launch_plan"]["kernels"]]
+    model = onnx.load(str(work / "model.onnx"))
+    shapes = [s for _, s, _ in case.inputs]
+    arrays = make_inputs(model, shapes, [d for _, _, d in case.inputs], seed=opts.seed)
+    names = [n for n, _, _ in case.inputs]
+    model_inputs = meta["nodes"][0]["model_inputs"]
+    if model_inputs != names:
+        raise RuntimeError(f"plugin inputs {model_inputs} are not the case's runtime inputs {names}")
+    dev = torch.device(getattr(opts, "device", "cuda"))
+    inputs = [torch.from_numpy(np.ascontiguousarray(a)).to(dev) for a in arrays]
+    consts = {i.name: torch.from_numpy(onnx.numpy_helper.to_array(i).copy()).to(dev) for i in model.graph.initializer}
+    eager = case.reference(consts)
+
+    # correctness: ours (outputs poisoned with NaN) against torch eager on the same inputs
+    outputs = [torch.full(s, float("nan"), dtype=getattr(torch, d), device=dev) for _, s, d in case.outputs]
+    kern = Kernels(prebuilt / entry["kernels"], plugin)
+    try:
+        ws_bytes = kern.workspace_bytes()
+        row["workspace_bytes"] = ws_bytes
+        ws = torch.empty(max(ws_bytes, 1), dtype=torch.uint8, device=dev) if ws_bytes else None
+        ours = kern.launcher(inputs, outputs, ws)
+        ours()
+        torch.cuda.synchronize()
+        ref = eager(*inputs)
+        torch.cuda.synchronize()
+        check = compare(outputs[0], ref, case.dtype)
+        row["check"] = check
+        del ref
+        if not check["ok"]:
+            row["status"] = "wrong"
+            log(f"  WRONG {case.name}: {check['detail']} (rel norm err {check.get('rel_norm', float('nan')):.3g})")
+            return row
+        calls = CALLS_BIG if case.bytes_moved > BIG_BYTES else CALLS_SMALL
+        row["ours"] = graph_time_us(ours, calls)
+        row["ours"]["wall_us"] = wall_time_us(ours, calls)
+        row["eager"] = graph_time_us(lambda: eager(*inputs), calls)
+        row["eager"]["wall_us"] = wall_time_us(lambda: eager(*inputs), calls)
+        # torch.compile (inductor, default mode), bounded: skip it once the run's budget is nearly spent
+        left = opts.budget_s - (time.perf_counter() - state["start"])
+        if opts.no_compile:
+            row["notes"].append("compile skipped (--no-compile)")
+        elif left < opts.compile_reserve_s or state.get("compile_off"):
+            row["notes"].append(f"compile skipped: run budget nearly spent ({left:.0f}s left)")
+        else:
+            try:
+                compiled = torch.compile(eager)
+                t0 = time.perf_counter()
+                cref = compiled(*inputs)
+                torch.cuda.synchronize()
+                row["compile_seconds"] = time.perf_counter() - t0
+                cchk = compare(cref, eager(*inputs), case.dtype)
+                del cref
+                if not cchk["ok"]:
+                    row["notes"].append(f"torch.compile output differs from eager: {cchk['detail']}")
+                row["compile"] = graph_time_us(lambda: compiled(*inputs), calls)
+                row["compile"]["wall_us"] = wall_time_us(lambda: compiled(*inputs), calls)
+                if row["compile_seconds"] > opts.compile_limit_s:
+                    row["notes"].append(f"torch.compile took {row['compile_seconds']:.0f}s")
+            except Exception as exc:  # compile failing is reported, ours/eager stand
+                row["notes"].append(f"torch.compile failed: {type(exc).__name__}: {str(exc)[:200]}")
+            finally:
+                torch._dynamo.reset()
+        del ours
+    finally:
+        kern.close()
+        del inputs, outputs
+        torch.cuda.synchronize()
+        torch.cuda.empty_cache()
+    return row
+
+
+# --- report ----------------------------------------------------------------------------------------------------------
+def _geomean(xs):
+    xs = [x for x in xs if x and x > 0 and math.isfinite(x)]
+    return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else None
+
+
+def finish_rows(rows, env) -> None:
+    bw = env["copy"]["GBps"] * 1e9
+    for r in rows:
+        r["roofline_us"] = r["bytes"] / bw * 1e6
+        r["l2_resident"] = r["bytes"] <= env["l2_bytes"]
+        o = r.get("ours", {}).get("us")
+        e = r.get("eager", {}).get("us")
+        c = r.get("compile", {}).get("us")
+        r["vs_eager"] = e / o if o and e else None
+        r["vs_compile"] = c / o if o and c else None
+        r["pct_roofline"] = None if r["l2_resident"] or not o else 100.0 * r["roofline_us"] / o
+
+
+def _f(x, fmt="{:.1f}"):
+    return "—" if x is None else fmt.format(x)
+
+
+def markdown(rows, env) -> str:
+    lines = [f"# tpat kernels vs torch — {env['device']}", "",
+             f"{env['date']} · torch {env['torch']} (CUDA {env['cuda']}) · driver {env['driver']} · "
+             f"{env['sms']} SMs · L2 {env['l2_bytes'] / 1e6:.0f} MB · copy bandwidth "
+             f"{env['copy']['GBps']:.0f} GB/s (dst.copy_(src), {env['copy']['bytes'] / 2**30:.0f} GiB read+written)",
+             "",
+             f"GPU time per call (µs): CUDA graph of {CALLS_BIG} calls (cases moving > {BIG_BYTES >> 20} MiB) or "
+             f"{CALLS_SMALL} calls, median of {REPLAYS} replays. Speedup = contender time / ours (> 1: ours faster). "
+             "Roofline = bytes moved / copy bandwidth; `L2`: the working set fits in L2, so repeated calls run from "
+             "L2 and the DRAM roofline is no bound (no % given). Kernels untuned (dlight default schedules).", "",
+             "| case | shape | dtype | ours µs | eager µs | compile µs | roofline µs | vs eager | vs compile "
+             "| % roofline | L2 | wall µs ours / eager / compile | rel err |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|:-:|---:|---:|"]
+    for r in rows:
+        if r["status"] != "ok":
+            why = r.get("check", {}).get("detail") or r.get("error", "")
+            lines.append(f"| {r['case']} | {r['shape']} | {r['dtype']} | **{r['status'].upper()}** | "
+                         f"{_f(r.get('eager', {}).get('us'))} | | {_f(r.get('roofline_us'))} | | | | "
+                         f"{'yes' if r.get('l2_resident') else ''} | | {why[:120]} |")
+            continue
+        walls = " / ".join(_f(r.get(k, {}).get("wall_us")) for k in ("ours", "eager", "compile"))
+        pct = "n/a (L2)" if r["l2_resident"] else _f(r["pct_roofline"], "{:.0f} %")
+        lines.append(f"| {r['case']} | {r['shape']} | {r['dtype']} | {_f(r['ours']['us'])} | "
+                     f"{_f(r['eager']['us'])} | {_f(r.get('compile', {}).get('us'))} | {_f(r['roofline_us'])} | "
+                     f"{_f(r['vs_eager'], '{:.2f}×')} | {_f(r['vs_compile'], '{:.2f}×')} | {pct} | "
+                     f"{'yes' if r['l2_resident'] else ''} | {walls} | {r['check']['rel_norm']:.1e} |")
+    ok = [r for r in rows if r["status"] == "ok"]
+    ge, gc = _geomean([r["vs_eager"] for r in ok]), _geomean([r["vs_compile"] for r in ok])
+    dram = [r for r in ok if not r["l2_resident"]]
+    gp = _geomean([r["pct_roofline"] for r in dram])
+    lines += ["", f"**Geomean speedup** over {len(ok)} correct cases: vs eager {_f(ge, '{:.2f}×')}, "
+                  f"vs torch.compile {_f(gc, '{:.2f}×')} (over the {sum(1 for r in ok if r['vs_compile'])} with a "
+                  f"compile time); geomean % of DRAM roofline over the {len(dram)} DRAM-bound cases: "
+                  f"{_f(gp, '{:.0f} %')}."]
+    bad = [r for r in rows if r["status"] != "ok"]
+    if bad:
+        lines += ["", "**Not timed:** " + "; ".join(
+            f"{r['case']} ({r['status']}: {(r.get('check', {}).get('detail') or r.get('error', ''))[:200]})"
+            for r in bad)]
+    notes = [f"- {r['case']}: {n}" for r in rows for n in r.get("notes", [])]
+    notes += [f"- {r['case']}: {r['note']}" for r in rows if r.get("note")]
+    if notes:
+        lines += ["", "Notes:", *notes]
+    lines += ["", "Our kernels (launch plan from meta/*.json: grid × block, dynamic shared memory):", ""]
+    for r in rows:
+        ks = "; ".join(f"{k['name']} {'×'.join(map(str, k['grid']))} × {'×'.join(map(str, k['block']))}"
+                       + (f" smem {k['dyn_smem']}" if k.get("dyn_smem") else "") for k in r.get("kernels", []))
+        lines.append(f"- {r['case']}: {ks}")
+    return "\n".join(lines) + "\n"
+
+
+def short_table(rows) -> str:
+    out = [f"{'case':28s} {'dtype':5s} {'ours':>8s} {'eager':>8s} {'compile':>8s} {'roof':>8s} {'xEager':>7s} "
+           f"{'xComp':>6s} {'%roof':>9s}"]
+    for r in rows:
+        if r["status"] != "ok":
+            out.append(f"{r['case']:28s} {r['dtype']:5s} {r['status'].upper()}: "
+                       f"{(r.get('check', {}).get('detail') or r.get('error', ''))[:70]}")
+            continue
+        pct = "L2" if r["l2_resident"] else _f(r["pct_roofline"], "{:.0f}%")
+        out.append(f"{r['case']:28s} {r['dtype']:5s} {_f(r['ours']['us']):>8s} {_f(r['eager']['us']):>8s} "
+                   f"{_f(r.get('compile', {}).get('us')):>8s} {_f(r['roofline_us']):>8s} "
+                   f"{_f(r['vs_eager'], '{:.2f}'):>7s} {_f(r['vs_compile'], '{:.2f}'):>6s} {pct:>9s}")
+    ok = [r for r in rows if r["status"] == "ok"]
+    out.append(f"geomean speedup vs eager {_f(_geomean([r['vs_eager'] for r in ok]), '{:.2f}')}, "
+               f"vs compile {_f(_geomean([r['vs_compile'] for r in ok]), '{:.2f}')}")
+    return "\n".join(out)
+
+
+def environment() -> dict:
+    import torch
+
+    props = torch.cuda.get_device_properties(0)
+    try:
+        driver = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader", "-i", "0"],
+                                capture_output=True, text=True, timeout=20).stdout.strip() or "?"
+    except (OSError, subprocess.TimeoutExpired):
+        driver = "?"
+    return {"device": props.name, "sms": props.multi_processor_count,
+            "l2_bytes": int(getattr(props, "L2_cache_size", 50 * 10**6)), "torch": torch.__version__,
+            "cuda": torch.version.cuda, "driver": driver,
+            "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "python": sys.version.split()[0]}
+
+
+def write_outputs(out: Path, rows, env) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    finish_rows(rows, env)
+    (out / "results.json").write_text(json.dumps({"env": env, "rows": rows}, indent=1, default=str) + "\n")
+    (out / "results.md").write_text(markdown(rows, env))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--prebuilt", type=Path, required=True, help="what benchmarks/prebuild.py wrote")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    ap.add_argument("--cases", nargs="*", default=None, help="case names or prefixes (default: all prebuilt)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-compile", action="store_true", help="skip torch.compile")
+    ap.add_argument("--budget-s", type=float, default=420.0,
+                    help="whole-run budget: torch.compile is skipped for the remaining cases near its end")
+    ap.add_argument("--compile-reserve-s", type=float, default=60.0,
+                    help="skip compiling a case when less than this is left of --budget-s")
+    ap.add_argument("--compile-limit-s", type=float, default=60.0, help="note a compile slower than this")
+    opts = ap.parse_args(argv)
+    state = {"start": time.perf_counter()}
+
+    import torch
+
+    if not torch.cuda.is_available():
+        log("no CUDA device: nothing to time")
+        return 2
+    prebuilt = opts.prebuilt.resolve()
+    manifest = json.loads((prebuilt / "prebuilt.json").read_text())
+    env = environment()
+    env["copy"] = copy_bandwidth()
+    env["prebuilt_failed"] = manifest.get("failed", {})
+    log(f"{env['device']} · torch {env['torch']} CUDA {env['cuda']} · L2 {env['l2_bytes'] / 1e6:.0f} MB · "
+        f"copy {env['copy']['GBps']:.0f} GB/s")
+    rows = []
+    for case in select(opts.cases):
+        entry = manifest["cases"].get(case.name)
+        if entry is None:
+            why = manifest.get("failed", {}).get(case.name, "not prebuilt")
+            rows.append({"case": case.name, "op": case.op, "shape": case.shape_str, "dtype": case.dtype,
+                         "bytes": case.bytes_moved, "status": "not built", "error": why, "notes": []})
+            log(f"  skip {case.name}: {why}")
+            continue
+        t0 = time.perf_counter()
+        try:
+            row = run_case(case, prebuilt, entry, opts, state)
+        except Exception as exc:  # one failing case is reported, the others go on
+            traceback.print_exc(limit=4)
+            row = {"case": case.name, "op": case.op, "shape": case.shape_str, "dtype": case.dtype,
+                   "bytes": case.bytes_moved, "status": "error", "error": f"{type(exc).__name__}: {exc}",
+                   "notes": []}
+            try:
+                torch.cuda.synchronize()
+                torch.cuda.empty_cache()
+            except Exception as exc2:  # a sticky CUDA error: the rest cannot run
+                log(f"  CUDA context lost after {case.name}: {exc2}")
+                rows.append(row)
+                break
+        row["seconds"] = time.perf_counter() - t0
+        rows.append(row)
+        o, e, c = (row.get(k, {}).get("us") for k in ("ours", "eager", "compile"))
+        log(f"  {case.name:28s} {row['status']:6s} ours {_f(o)} eager {_f(e)} compile {_f(c)} µs "
+            f"({row['seconds']:.0f}s)")
+        write_outputs(opts.out, rows, env)  # after every case: a run cut short still leaves its results
+    write_outputs(opts.out, rows, env)
+    try:
+        from benchmarks.plot import plot
+
+        plot(opts.out / "results.json", opts.out / "results.png")
+    except ImportError as exc:
+        log(f"plot skipped ({exc}): run `python3 benchmarks/plot.py {opts.out / 'results.json'}` where matplotlib is")
+    except Exception as exc:
+        log(f"plot failed: {type(exc).__name__}: {exc}")
+    log(f"\nwrote {opts.out}/results.md|json; {time.perf_counter() - state['start']:.0f}s in all\n")
+    log(short_table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TORCHINDUCTOR_FX_GRAPH_CACHE", "1")
+    sys.exit(main())

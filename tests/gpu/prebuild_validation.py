@@ -1,0 +1,48 @@
+"""Fixed-shape plugins for the GPU validation tests (the dynamic ones come from harness_cases.prebuild).
+
+`tests/gpu/prebuild.py DIR` builds both; this module is what it and the tests' fallback fixture call."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import onnx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import op_models  # noqa: E402
+
+FIXED_BATCH = 3
+
+
+def fixed(model: onnx.ModelProto, batch: int = FIXED_BATCH) -> onnx.ModelProto:
+    """The same model with the batch dim set to a number: the fixed-shape (non-dynamic) mode."""
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    for vi in list(m.graph.input) + list(m.graph.output):
+        d = vi.type.tensor_type.shape.dim[0]
+        if d.dim_param == "batch":
+            d.Clear()
+            d.dim_value = batch
+    return m
+
+
+def build_fixed(root: Path, arch=("sm_90",)) -> None:
+    """Fixed-shape variants of the core ops into ``root/fixed/<Op>/`` (batch set to a number, no dims)."""
+    import tpat
+
+    for op, make in op_models.CORE_OPS.items():
+        m = fixed(make())
+        folder = root / "fixed" / op
+        folder.mkdir(parents=True, exist_ok=True)
+        onnx.save(m, folder / "model.onnx")
+        tpat.onnx2plugin(folder / "model.onnx", folder / "model.tpat.onnx", node_types=[m.graph.node[0].op_type],
+                         arch=tuple(arch), validate="never")
+
+
+def build_all(root: Path) -> None:
+    """Everything the GPU tests read: dynamic plugins (harness_cases.prebuild) and the fixed-shape ones."""
+    import harness_cases
+
+    harness_cases.prebuild(root, {**op_models.CORE_OPS, **op_models.EXTRA_OPS})
+    build_fixed(root)
