@@ -194,9 +194,7 @@ def _shape_str(shape) -> str:
 
 
 def _np_dtype(name: str) -> np.dtype:
-    if name == "bfloat16":
-        raise NotImplementedError("bfloat16 raw files are not written by this helper")
-    return np.dtype(name)
+    return np.dtype("uint16" if name == "bfloat16" else name)  # bfloat16 files hold bit patterns
 
 
 @dataclass
@@ -230,6 +228,7 @@ class RunResult:
 def write_case(work: Path, p: PrebuiltPlugin, dims: Sequence[int], seed: int, reject: bool) -> tuple[Path, list]:
     """Case file + raw input files for one run; returns the case path and the input arrays."""
     from tpat.stages.inputs import make_inputs
+    from tpat.stages.validate import to_device_dtype
 
     sig = p.signature
     work.mkdir(parents=True, exist_ok=True)
@@ -239,8 +238,8 @@ def write_case(work: Path, p: PrebuiltPlugin, dims: Sequence[int], seed: int, re
     lines = [f"plugin {p.plugin}", f"version {p.version}", f"layer {p.layer}"]
     if p.namespace:
         lines.append(f"namespace {p.namespace}")
+    inputs = [to_device_dtype(a, t.dtype.name) for a, t in zip(inputs, sig.inputs)]  # bf16 as its bit patterns
     for i, (t, arr) in enumerate(zip(sig.inputs, inputs)):
-        arr = np.ascontiguousarray(arr.astype(_np_dtype(t.dtype.name), copy=False))
         arr.tofile(work / f"in{i}.bin")
         lo, opt, hi = (_shape_str(t.concrete_shape(points[k])) for k in ("min", "opt", "max")) if sig.dims else \
             (_shape_str(arr.shape),) * 3
@@ -259,7 +258,7 @@ def write_case(work: Path, p: PrebuiltPlugin, dims: Sequence[int], seed: int, re
 def run_case(harness: Path, p: PrebuiltPlugin, dims: Sequence[int], work: Path, seed: int = 0,
              reject: bool = False, timeout: float = 120) -> RunResult:
     """One harness run at `dims`; outputs compared with onnxruntime on meta/<plugin>.onnx."""
-    from tpat.stages.validate import compare, reference
+    from tpat.stages.validate import compare, from_device_dtype, reference_for, reference_outputs
 
     reject = reject and bool(p.signature.dims)
     case, inputs = write_case(work, p, dims, seed, reject)
@@ -268,13 +267,15 @@ def run_case(harness: Path, p: PrebuiltPlugin, dims: Sequence[int], work: Path, 
     result = RunResult(list(dims), reject, proc.returncode, proc.stdout, proc.stderr)
     if not result.harness_passed:
         return result
-    refs = reference(p.subgraph, inputs)
+    ref_path = p.plugin_dir / "meta" / f"{p.plugin}.ref.onnx"
+    ref_model = reference_for(p.subgraph, p.signature, onnx.load(str(ref_path)) if ref_path.is_file() else None)
+    refs = reference_outputs(ref_model, p.signature, inputs)
     for o, (t, ref) in enumerate(zip(p.signature.outputs, refs)):
         path = work / f"out{o}.bin"
         if not path.is_file():
             result.errors.append((float("inf"), float("inf"), False))
             continue
-        got = np.fromfile(path, dtype=_np_dtype(t.dtype.name))
+        got = from_device_dtype(np.fromfile(path, dtype=_np_dtype(t.dtype.name)), t.dtype.name)
         shape = t.concrete_shape(dims)
         if got.size != int(np.prod(shape)):
             result.errors.append((float("inf"), float("inf"), False))

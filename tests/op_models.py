@@ -113,4 +113,12 @@ CORE_OPS: dict[str, Callable[[], onnx.ModelProto]] = {
     "Einsum": einsum,
     "Mod": mod_int,
 }
-EXTRA_OPS: dict[str, Callable[[], onnx.ModelProto]] = {"Softmax_fp16": softmax_fp16}
+def softmax_bf16() -> onnx.ModelProto:
+    return softmax(T.BFLOAT16)
+
+
+EXTRA_OPS: dict[str, Callable[[], onnx.ModelProto]] = {"Softmax_fp16": softmax_fp16, "Softmax_bf16": softmax_bf16}
+# (op, dtype policy): fp32 models whose plugin computes in another precision (Casts around it in the model)
+POLICY_VARIANTS: dict[str, tuple[str, str]] = {"LayerNormalization_fp16": ("LayerNormalization", "fp16"),
+                                               "Resize_fp16": ("Resize", "fp16"), "OneHot_fp16": ("OneHot", "fp16"),
+                                               "Softmax_bf16policy": ("Softmax", "bf16")}

@@ -138,6 +138,32 @@ def test_report_renders_without_torch():
     assert table.splitlines()[-1].startswith("geomean speedup vs eager")
 
 
+def test_roofline_is_never_beaten_and_l2_levels():
+    from benchmarks import run
+
+    rows, env = _fake_rows()
+    rows[0]["compile"]["us"] = 50.0  # faster than the copy allows: the roofline moves to this rate
+    run.finish_rows(rows, env)
+    assert env["roofline_source"] == "compile on gelu_b64_fp32"
+    assert rows[0]["roofline_us"] == pytest.approx(50.0)
+    assert all(r["pct_roofline"] is None or r["pct_roofline"] <= 100 for r in rows)
+    l2 = 50 * 10**6
+    assert [run.l2_level(n, l2) for n in (10**6, 25 * 10**6, 26 * 10**6, 50 * 10**6, 51 * 10**6)] == \
+        ["yes", "yes", "~", "~", ""]
+
+
+def test_rescore_cli(tmp_path):
+    import json
+
+    from benchmarks import run
+
+    rows, env = _fake_rows()
+    (tmp_path / "r.json").write_text(json.dumps({"env": env, "rows": rows}))
+    assert run.main(["--rescore", str(tmp_path / "r.json"), "--out", str(tmp_path / "out")]) == 0
+    md = (tmp_path / "out" / "results.md").read_text()
+    assert "re-rendered with --rescore" in md and "Roofline bandwidth **3000 GB/s**" in md
+
+
 def test_plot(tmp_path):
     pytest.importorskip("matplotlib")
     import json

@@ -49,6 +49,7 @@ def onnx2plugin(
     plugin_dir: str | Path | None = None,
     validate: str = "auto",
     cache_dir: str | Path | None = None,
+    dtype: str = "keep",
 ) -> ConvertResult:
     """Turn the selected nodes into TensorRT plugins and write the model that uses them.
 
@@ -57,6 +58,7 @@ def onnx2plugin(
     is a dynamic batch in ``[min_bs, max_bs]`` served by one kernel (TPAT padded to three static batches).
     Sources go to ``<plugin_dir>/src/<plugin>.cu|.h`` and libraries to ``<plugin_dir>/lib/``; `plugin_dir`
     defaults to ``trt_plugin/`` beside the output model. `validate`: auto (when a GPU is present), always, never.
+    `dtype`: the precision plugins compute in: keep (the model's), fp32, fp16 or bf16 (Casts are added around them).
 
     Example::
 
@@ -69,6 +71,8 @@ def onnx2plugin(
     start = time.perf_counter()
     if validate not in ("auto", "always", "never"):
         raise TpatError(f"validate must be auto, always or never, got {validate!r}")
+    if dtype not in ("keep", "fp32", "fp16", "bf16"):
+        raise TpatError(f"dtype must be keep, fp32, fp16 or bf16, got {dtype!r}")
     dynamic = {}
     if dynamic_bs:
         if not 1 <= min_bs <= opt_bs <= max_bs:
@@ -79,7 +83,8 @@ def onnx2plugin(
         dynamic["batch"] = DimRange(min=min_bs, opt=opt_bs, max=max_bs)
     source, output = Path(input_model_path).resolve(), Path(output_model_path).resolve()
     checks = validate == "always" or (validate == "auto" and gpu_available())
-    resolved = _resolved(source, output, node_names, node_types, plugin_name_dict, dynamic, arch, checks, cache_dir)
+    resolved = _resolved(source, output, node_names, node_types, plugin_name_dict, dynamic, arch, checks, cache_dir,
+                         dtype)
     plugin_dir = Path(plugin_dir).resolve() if plugin_dir else output.parent / "trt_plugin"
     plan, headers = make_plan(resolved, plugin_dir=plugin_dir, jobs=1)
     if validate == "always" and not plan.gpu:
@@ -96,7 +101,7 @@ def onnx2plugin(
                          time.perf_counter() - start)
 
 
-def _resolved(source, output, node_names, node_types, plugin_name_dict, dynamic, arch, validate, cache_dir):
+def _resolved(source, output, node_names, node_types, plugin_name_dict, dynamic, arch, validate, cache_dir, dtype):
     from .spec.model import Executor
     from .spec.resolve import DEFAULT_TOLERANCE, ResolvedModel, ResolvedSpec, ResolvedTargets
     from .stages.model_io import load_model
@@ -109,7 +114,7 @@ def _resolved(source, output, node_names, node_types, plugin_name_dict, dynamic,
     targets = ResolvedTargets(tuple(dict.fromkeys([*(node_names or ()), *mapping])), tuple(node_types or ()),
                               MappingProxyType(mapping))
     model = ResolvedModel(entry=0, source=source, output=output, stem=source.stem, targets=targets,
-                          arch=tuple(sorted(arch)), dtype="keep", dynamic=MappingProxyType(dynamic), trials=0,
+                          arch=tuple(sorted(arch)), dtype=dtype, dynamic=MappingProxyType(dynamic), trials=0,
                           per_op_trials=MappingProxyType({}), validate=validate, tolerance=DEFAULT_TOLERANCE)
     cache = Path(os.path.expanduser(str(cache_dir or os.environ.get("TPAT_CACHE_DIR") or "~/.cache/tpat")))
     return ResolvedSpec(None, output.parent, cache, Executor(kind="local", jobs=1), (model,))

@@ -42,7 +42,9 @@ def validate_plugin(plugin_dir: Path, plugin: str, dims_points: Sequence[Sequenc
     if not lib.is_file():
         raise TpatError(f"kernels library {str(lib)!r} is missing", hint="build the plugin first")
     points = [(f"dims{list(p)}", list(p)) for p in dims_points] if dims_points else None
-    report = validate(plugin, lib, subgraph, sig, points, seed)
+    ref_path = plugin_dir / "meta" / f"{plugin}.ref.onnx"
+    reference = onnx.load(str(ref_path)) if ref_path.is_file() else None
+    report = validate(plugin, lib, subgraph, sig, points, seed, reference_model=reference)
     meta["validation"] = report.to_json()
     atomic_write_text(meta_path, json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return report

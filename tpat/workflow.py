@@ -132,7 +132,8 @@ def _rewrite_model(plan: Plan, mp, chains) -> ModelStatus:
         return ModelStatus("failed", error="; ".join(dict.fromkeys(broken)))
     try:
         original = load_model(mp.source)
-        replacements = [Replacement(n.node_index, n.node_name, name, n.inputs, n.outputs, n.folded)
+        replacements = [Replacement(n.node_index, n.node_name, name, n.inputs, n.outputs, n.folded,
+                                    input_casts=n.input_casts, output_casts=n.output_casts)
                         for n, name in mp.nodes]
         save_model_atomic(rewrite(original, replacements), mp.output)
     except TpatError as exc:

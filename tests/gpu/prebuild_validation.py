@@ -40,9 +40,23 @@ def build_fixed(root: Path, arch=("sm_90",)) -> None:
                          arch=tuple(arch), validate="never")
 
 
+def build_policy_variants(root: Path, arch=("sm_90",)) -> None:
+    """fp32 models converted with a dtype policy into ``root/policy/<name>/`` (dynamic batch 1..256)."""
+    import tpat
+
+    for name, (op, policy) in op_models.POLICY_VARIANTS.items():
+        m = op_models.CORE_OPS[op]()
+        folder = root / "policy" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        onnx.save(m, folder / "model.onnx")
+        tpat.onnx2plugin(folder / "model.onnx", folder / "model.tpat.onnx", node_types=[op], dynamic_bs=True,
+                         min_bs=1, opt_bs=128, max_bs=256, arch=tuple(arch), validate="never", dtype=policy)
+
+
 def build_all(root: Path) -> None:
     """Everything the GPU tests read: dynamic plugins (harness_cases.prebuild) and the fixed-shape ones."""
     import harness_cases
 
     harness_cases.prebuild(root, {**op_models.CORE_OPS, **op_models.EXTRA_OPS})
     build_fixed(root)
+    build_policy_variants(root)

@@ -66,3 +66,16 @@ def test_fixed_shape_plugin_matches_at_its_shape(plugin_dirs, op):
     report = validate_plugin(trt_plugin, name)
     assert [p.label for p in report.points] == ["static"]
     assert report.passed, report.points
+
+
+@pytest.mark.parametrize("name", sorted(op_models.POLICY_VARIANTS))
+def test_dtype_policy_plugin_matches_the_fp32_node(plugin_dirs, name):
+    """The plugin computes in fp16/bf16; onnxruntime runs the original fp32 node; the plugin dtype's tolerance."""
+    from tpat.verify import validate_plugin
+
+    trt_plugin = plugin_dirs / "policy" / name / "trt_plugin"
+    plugin = _single_plugin(trt_plugin)
+    assert (trt_plugin / "meta" / f"{plugin}.ref.onnx").is_file()
+    report = validate_plugin(trt_plugin, plugin, [[b] for b in BATCHES])
+    print(f"{name}: " + ", ".join(f"b={p.dims[0]} max_abs_err={p.max_abs_err:.2g}" for p in report.points))
+    assert report.passed, report.points

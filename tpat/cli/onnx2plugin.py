@@ -51,6 +51,8 @@ def register(sub) -> None:
     p.add_argument("-max", "--max-bs", type=int, default=256, dest="max_bs")
     p.add_argument("-opt", "--opt-bs", type=int, default=128, dest="opt_bs")
     p.add_argument("--arch", nargs="+", default=["sm_90"], help="CUDA archs, e.g. sm_80 sm_90 (default sm_90)")
+    p.add_argument("--dtype", choices=["keep", "fp32", "fp16", "bf16"], default="keep",
+                   help="precision the plugins compute in (Casts are added around them); default: the model's")
     p.add_argument("--plugin-dir", type=Path, default=None, help="default: trt_plugin/ beside the output model")
     p.add_argument("--validate", choices=["auto", "always", "never"], default="auto",
                    help="check on the GPU against onnxruntime (auto: when a GPU is present)")
@@ -62,7 +64,7 @@ def run(args) -> int:
 
     result = onnx2plugin(args.input, args.output, args.node_names, args.node_types, args.plugin_name_dict,
                          args.dynamic, args.min_bs, args.max_bs, args.opt_bs, arch=args.arch,
-                         plugin_dir=args.plugin_dir, validate=args.validate)
+                         plugin_dir=args.plugin_dir, validate=args.validate, dtype=args.dtype)
     failed = 0
     for p in result.plugins:
         lib = p.files.get("plugin_library") or p.files.get("kernels_library")

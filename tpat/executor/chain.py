@@ -122,7 +122,8 @@ def _validate(p: PluginPlan, tmp: Path, result: ChainResult, trt_include) -> dic
 
     lowered = read_lowered(result.entries["lower"])
     lib = Path(result.entries["build"]) / f"lib{p.name}_kernels.so"
+    reference = onnx.load_from_string(p.reference) if p.reference else None
     report = validate(p.name, lib, onnx.load_from_string(p.subgraph), lowered.signature,
-                      tolerances=dict(p.tolerance))
+                      tolerances=dict(p.tolerance), reference_model=reference)
     (tmp / "report.json").write_text(json.dumps(report.to_json(), indent=1, sort_keys=True))
     return {"passed": report.passed}

@@ -40,6 +40,9 @@ def materialize(p: PluginPlan, chain: ChainResult, plugin_dir: Path, extra_meta:
     meta_dir = plugin_dir / "meta"
     _place(p.subgraph, meta_dir / f"{p.name}.onnx")
     placed[meta_dir / f"{p.name}.onnx"] = None
+    if p.reference:  # the node at the model's precision: what validation compares a converted plugin with
+        _place(p.reference, meta_dir / f"{p.name}.ref.onnx")
+        placed[meta_dir / f"{p.name}.ref.onnx"] = None
     meta = plugin_meta(p, chain, extra_meta or {})
     _place((json.dumps(meta, indent=2, sort_keys=True) + "\n").encode(), meta_dir / f"{p.name}.json")
     placed[meta_dir / f"{p.name}.json"] = None

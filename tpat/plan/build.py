@@ -52,9 +52,6 @@ def _plan_model(plan: Plan, mp: ModelPlan, m, by_content: dict[str, str]) -> Non
     from ..stages.selection import select_targets
 
     mp.sha256 = file_digest(m.source) if Path(m.source).is_file() else ""
-    if m.dtype not in ("keep", None):
-        raise TpatError(f"dtype policy {m.dtype!r} is not implemented yet; only 'keep' (the model's own dtypes)",
-                        hint="remove `dtype:` or set it to keep")
     dynamic = {k: DimRange(v.min, v.opt, v.max) for k, v in m.dynamic.items()}
     original = load_model(m.source)
     model = prepare_model(original, dynamic)
@@ -63,21 +60,23 @@ def _plan_model(plan: Plan, mp: ModelPlan, m, by_content: dict[str, str]) -> Non
     arch = tuple(m.arch) or DEFAULT_ARCH
     tolerance = {k: (v.rtol, v.atol) for k, v in m.tolerance.items()}
     for t in targets:
-        ex = extract(model, t, dynamic)
+        ex = extract(model, t, dynamic, m.dtype or "keep")
         sub = ex.subgraph.SerializeToString()
         explicit = m.targets.plugin_name(t.node_name)
         settings = {"arch": list(arch), "validate": m.validate, "trials": m.trials_for(t.op_type),
-                    "tolerance": tolerance}
+                    "tolerance": tolerance, "dtype": m.dtype or "keep"}
         content = digest({"subgraph": digest(sub), "signature": ex.signature.to_json(), "settings": settings,
                           "explicit_name": explicit})
         node = NodeRef(mp.index, t.node_index, t.node_name, t.op_type, ex.input_names, ex.output_names,
-                       ex.folded_inputs)
+                       ex.folded_inputs, tuple((i, c[1]) for i, c in sorted(ex.input_casts.items())),
+                       tuple((j, c[0]) for j, c in sorted(ex.output_casts.items())))
         name = by_content.get(content)
         if name is None:
             name = _unique_name(plan, t.plugin_name, explicit, m.source, t.node_name)
             by_content[content] = name
+            reference = ex.reference.SerializeToString() if ex.reference is not None else None
             plan.plugins[name] = PluginPlan(name, t.op_type, sub, ex.signature, arch, m.validate, tolerance,
-                                            settings["trials"])
+                                            settings["trials"], reference)
         plan.plugins[name].nodes.append(node)
         mp.nodes.append((node, name))
 
@@ -106,5 +105,6 @@ def _task_keys(plan: Plan, p: PluginPlan) -> None:
              "tensorrt_headers": v["tensorrt_headers"]}
     p.tasks["build"] = TaskSpec("build", task_key("build", build), build)
     if p.validate and plan.gpu:
-        validate = {"build": p.tasks["build"].key, "device": plan.gpu, "tolerance": p.tolerance, "seed": SEED}
+        validate = {"build": p.tasks["build"].key, "device": plan.gpu, "tolerance": p.tolerance, "seed": SEED,
+                    "reference": digest(p.reference) if p.reference else None}
         p.tasks["validate"] = TaskSpec("validate", task_key("validate", validate), validate)

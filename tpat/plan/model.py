@@ -31,6 +31,8 @@ class NodeRef:
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     folded: tuple[str, ...]
+    input_casts: tuple[tuple[int, int], ...] = ()  # dtype policy: (plugin input, dtype it takes)
+    output_casts: tuple[tuple[int, int], ...] = ()  # (output, dtype the model declares)
 
 
 @dataclass
@@ -43,6 +45,7 @@ class PluginPlan:
     validate: bool
     tolerance: Mapping[str, tuple[float, float]]
     trials: int
+    reference: bytes | None = None  # the node at the model's precision, when the dtype policy changed it
     nodes: list[NodeRef] = field(default_factory=list)
     tasks: dict[str, TaskSpec] = field(default_factory=dict)
 

@@ -51,8 +51,6 @@ def convert(subgraph: onnx.ModelProto, policy: str, where: str) -> Conversion:
     opset = next((o.version for o in m.opset_import if o.domain in ("", "ai.onnx")), 17)
     ins, outs, allowed = _type_vars(node, opset)
     data_var = outs[0]
-    target_str = f"tensor({onnx.helper.tensor_dtype_to_string(target).split('.')[-1].lower()})"
-    target_str = target_str.replace("tensor(float)", "tensor(float)")
     if data_var not in allowed:
         return Conversion(m, {}, {})
     data_type = m.graph.output[0].type.tensor_type.elem_type

@@ -21,6 +21,7 @@ from ..ir import expr as E
 from ..ir.dtypes import dtype_from_onnx
 from ..ir.signature import DimSpec, Signature, TensorSig
 from ..names import identifier
+from .dtype_policy import convert as convert_dtypes
 from .selection import Target
 
 EMBED_LIMIT_BYTES = 64 * 1024
@@ -42,6 +43,10 @@ class Extracted:
     input_names: tuple[str, ...]  # model tensor feeding each plugin input
     output_names: tuple[str, ...]
     folded_inputs: tuple[str, ...] = field(default=())  # model tensors baked into the plugin
+    # dtype policy: the node at the model's own precision (validation reference) and the casts around the plugin
+    reference: onnx.ModelProto | None = None
+    input_casts: dict = field(default_factory=dict)  # plugin input index -> (model elem type, plugin elem type)
+    output_casts: dict = field(default_factory=dict)
 
 
 def mark_batch_dims(model: onnx.ModelProto, name: str = BATCH) -> onnx.ModelProto:
@@ -93,8 +98,11 @@ class _Shapes:
         return t.tensor_type.elem_type, dims
 
 
-def extract(model: onnx.ModelProto, target: Target, dynamic: Mapping[str, DimRange]) -> Extracted:
-    """`model` must already carry dim_params for the dynamic dims and inferred shapes (see `prepare_model`)."""
+def extract(model: onnx.ModelProto, target: Target, dynamic: Mapping[str, DimRange],
+            dtype_policy: str = "keep") -> Extracted:
+    """`model` must already carry dim_params for the dynamic dims and inferred shapes (see `prepare_model`).
+
+    `dtype_policy` (keep | fp32 | fp16 | bf16) sets the precision the plugin computes in (see `dtype_policy`)."""
     graph = gs.import_onnx(model)
     node = graph.nodes[target.node_index]
     shapes = _Shapes(model)
@@ -141,8 +149,12 @@ def extract(model: onnx.ModelProto, target: Target, dynamic: Mapping[str, DimRan
     proto = gs.export_onnx(sub, do_type_check=False)
     proto.producer_name, proto.producer_version = "tpat", ""
     proto.ir_version = model.ir_version
-    sig = _signature(proto, dim_names, dynamic, where)
-    return Extracted(target, proto, sig, tuple(plugin_inputs), tuple(t.name for t in node.outputs), tuple(folded))
+    conversion = convert_dtypes(proto, dtype_policy, where)
+    sig = _signature(conversion.model, dim_names, dynamic, where)
+    converted = conversion.model is not proto
+    return Extracted(target, conversion.model, sig, tuple(plugin_inputs), tuple(t.name for t in node.outputs),
+                     tuple(folded), proto if converted and (conversion.inputs or conversion.outputs) else None,
+                     conversion.inputs, conversion.outputs)
 
 
 def _constant_value(tensor) -> np.ndarray | None:

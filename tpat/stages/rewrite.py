@@ -29,24 +29,25 @@ class Replacement:
     dropped_inputs: tuple[str, ...] = ()
     plugin_version: str = "1"
     plugin_namespace: str = ""
+    input_casts: tuple[tuple[int, int], ...] = ()  # (plugin input index, dtype the plugin takes)
+    output_casts: tuple[tuple[int, int], ...] = ()  # (output index, dtype the model declares)
 
 
 def rewrite(model: onnx.ModelProto, replacements: Sequence[Replacement]) -> onnx.ModelProto:
     out = onnx.ModelProto()
     out.CopyFrom(model)  # never touch the caller's (the input) model
-    nodes = out.graph.node
+    nodes = list(out.graph.node)
     dropped: set[str] = set()
     for r in replacements:
         old = nodes[r.node_index]
         if old.name != r.node_name or list(old.output) != list(r.outputs):
             raise ModelError(f"rewrite: node {r.node_index} is {old.name!r}, expected {r.node_name!r}",
                              hint="the model changed between extraction and rewrite; run again")
-        new = onnx.helper.make_node(r.plugin_name, list(r.inputs), list(r.outputs), name=old.name,
-                                    domain=PLUGIN_DOMAIN, plugin_version=r.plugin_version,
-                                    plugin_namespace=r.plugin_namespace)
-        new.doc_string = f"tpat plugin for {old.op_type} node {old.name!r}"
-        nodes[r.node_index].CopyFrom(new)
+        nodes[r.node_index] = _plugin_nodes(old, r)
         dropped.update(r.dropped_inputs)
+    del out.graph.node[:]
+    for n in nodes:
+        out.graph.node.extend(n if isinstance(n, list) else [n])
     _remove_orphans(out.graph, dropped)
     if not any(o.domain == PLUGIN_DOMAIN for o in out.opset_import) and replacements:
         out.opset_import.append(onnx.helper.make_opsetid(PLUGIN_DOMAIN, 1))
@@ -56,6 +57,25 @@ def rewrite(model: onnx.ModelProto, replacements: Sequence[Replacement]) -> onnx
         raise ModelError(f"the rewritten model fails onnx.checker: {str(exc).splitlines()[0][:300]}",
                          hint="this is a tpat bug; please report it with the model") from exc
     return out
+
+
+def _plugin_nodes(old: onnx.NodeProto, r: Replacement) -> list[onnx.NodeProto]:
+    """The plugin node, with Casts in and out when the dtype policy runs it in another precision."""
+    stem = f"{old.name or old.op_type}__tpat"
+    inputs, outputs = list(r.inputs), list(r.outputs)
+    before, after = [], []
+    for i, to in r.input_casts:
+        cast_out = f"{stem}_in{i}"
+        before.append(onnx.helper.make_node("Cast", [inputs[i]], [cast_out], name=f"{stem}_cast_in{i}", to=to))
+        inputs[i] = cast_out
+    for j, to in r.output_casts:
+        plugin_out = f"{stem}_out{j}"
+        after.append(onnx.helper.make_node("Cast", [plugin_out], [outputs[j]], name=f"{stem}_cast_out{j}", to=to))
+        outputs[j] = plugin_out
+    node = onnx.helper.make_node(r.plugin_name, inputs, outputs, name=old.name, domain=PLUGIN_DOMAIN,
+                                 plugin_version=r.plugin_version, plugin_namespace=r.plugin_namespace)
+    node.doc_string = f"tpat plugin for {old.op_type} node {old.name!r}"
+    return [*before, node, *after]
 
 
 def _remove_orphans(graph: onnx.GraphProto, candidates: set[str]) -> None:

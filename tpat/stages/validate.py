@@ -119,24 +119,31 @@ def compare(out: np.ndarray, ref: np.ndarray, dtype: str, tolerances=None) -> tu
 
 def validate(plugin: str, kernels_so: str | Path, subgraph: onnx.ModelProto, sig: Signature,
              points: Sequence[tuple[str, list[int]]] | None = None, seed: int = 0,
-             tolerances: dict | None = None) -> ValidationReport:
-    """`tolerances`: {dtype: (rtol, atol)}, dtype spelled as numpy or as the spec does (fp32/fp16/bf16)."""
+             tolerances: dict | None = None, reference_model: onnx.ModelProto | None = None) -> ValidationReport:
+    """`tolerances`: {dtype: (rtol, atol)}, dtype spelled as numpy or as the spec does (fp32/fp16/bf16).
+
+    `reference_model`: the node at the model's own precision when the plugin computes in another one (dtype
+    policy); onnxruntime runs it on the plugin's inputs upcast, and the plugin's dtype sets the tolerance.
+    bfloat16 nodes without one are checked against the node converted to float32 (onnxruntime has few bf16 ops).
+    """
     from ..gpu.kernels_lib import ERR_DIMS, STATUS, KernelsLibrary
 
     tol = dict(TOLERANCES)
     tol.update({SPEC_DTYPES.get(k, k): tuple(v) for k, v in (tolerances or {}).items()})
+    reference_model = reference_for(subgraph, sig, reference_model)
     lib = KernelsLibrary(kernels_so, plugin)
     report = ValidationReport(plugin)
     try:
         for n, (label, dims) in enumerate(points or default_points(sig)):
             shapes = [t.concrete_shape(dims) for t in sig.inputs]
-            inputs = make_inputs(subgraph, shapes, [t.dtype.name for t in sig.inputs], seed + n)
-            refs = reference(subgraph, inputs)
+            values = make_inputs(subgraph, shapes, [t.dtype.name for t in sig.inputs], seed + n)
+            plugin_inputs = [to_device_dtype(v, t.dtype.name) for v, t in zip(values, sig.inputs)]
+            refs = reference_outputs(reference_model, sig, plugin_inputs)
             outs = [np.empty(t.concrete_shape(dims), dtype=_np_dtype(t.dtype.name)) for t in sig.outputs]
-            status = lib.run(inputs, outs, dims)
+            status = lib.run(plugin_inputs, outs, dims)
             errs, ok, detail = [], status == 0, "" if status == 0 else f"launch returned {STATUS.get(status, status)}"
             for o, r, t in zip(outs, refs, sig.outputs):
-                a, rel, good = compare(o, np.asarray(r), t.dtype.name, tol)
+                a, rel, good = compare(from_device_dtype(o, t.dtype.name), np.asarray(r), t.dtype.name, tol)
                 errs.append((a, rel))
                 if not good:
                     ok = False
@@ -151,5 +158,45 @@ def validate(plugin: str, kernels_so: str | Path, subgraph: onnx.ModelProto, sig
     return report
 
 
+def reference_for(subgraph: onnx.ModelProto, sig: Signature, reference_model: onnx.ModelProto | None):
+    """The model onnxruntime runs: the given one, else the node itself -- converted to float32 when it is
+    bfloat16 (onnxruntime's CPU provider has few bfloat16 kernels)."""
+    if reference_model is not None:
+        return reference_model
+    if any(t.dtype.name == "bfloat16" for t in (*sig.inputs, *sig.outputs)):
+        from .dtype_policy import convert
+
+        return convert(subgraph, "fp32", "validation reference").model
+    return subgraph
+
+
+def reference_outputs(reference_model: onnx.ModelProto, sig: Signature, plugin_inputs) -> list[np.ndarray]:
+    """onnxruntime on the plugin's exact input values, cast to the reference model's input dtypes."""
+    ref_dtypes = [_elem_name(i) for i in reference_model.graph.input]
+    return reference(reference_model, [from_device_dtype(a, t.dtype.name).astype(d)
+                                       for a, t, d in zip(plugin_inputs, sig.inputs, ref_dtypes)])
+
+
+def to_device_dtype(values: np.ndarray, dtype: str) -> np.ndarray:
+    """The bytes the plugin takes: bfloat16 as uint16 bit patterns (numpy has no bfloat16)."""
+    if dtype == "bfloat16":
+        from .dtype_policy import float32_to_bf16_bits
+
+        return float32_to_bf16_bits(np.asarray(values, np.float32))
+    return np.ascontiguousarray(values, dtype=np.dtype(dtype))
+
+
+def from_device_dtype(values: np.ndarray, dtype: str) -> np.ndarray:
+    if dtype == "bfloat16":
+        from .dtype_policy import bf16_bits_to_float32
+
+        return bf16_bits_to_float32(values)
+    return values
+
+
+def _elem_name(vi) -> str:
+    return str(onnx.helper.tensor_dtype_to_np_dtype(vi.type.tensor_type.elem_type))
+
+
 def _np_dtype(name: str):
-    return np.dtype("float32" if name == "bfloat16" else name)
+    return np.dtype("uint16" if name == "bfloat16" else name)
