@@ -149,3 +149,22 @@ def test_two_concurrent_applies_share_one_cache(tmp_path):
         assert len(_entries(cache, stage)) == 2, f"one entry per plugin for {stage}"
     manifests = [(tmp_path / f"w{i}" / "out" / "tpat.lock.yaml").read_text() for i in range(2)]
     assert manifests[0] == manifests[1]
+
+
+def test_check_trt_stage_after_rewrite(tmp_path):
+    from tpat.trt.rtx import bindings_available, find_rtx_libs
+
+    try:
+        available = find_rtx_libs() is not None and bindings_available()
+    except Exception:  # noqa: BLE001 - any failure to locate TensorRT-RTX means: not here
+        available = False
+    if not available:
+        pytest.skip("TensorRT-RTX (pip install -e '.[trt-rtx]') is not installed")
+    spec = write_spec(tmp_path / "w", {"a.onnx": erf_model(32)}, ERF, tmp_path / "cache",
+                      defaults={"check_trt": True})
+    result = apply_spec(spec, progress=False)
+    status = result.model_status[0]
+    assert status.state == "ok", status.error
+    assert status.trt_check["ok"] and status.trt_check["plan_bytes"] > 0
+    manifest = yaml.safe_load((tmp_path / "w" / "out" / "tpat.lock.yaml").read_text())
+    assert manifest["models"][0]["trt_check"]["ok"] is True

@@ -20,6 +20,7 @@ class ModelStatus:
     state: str  # ok | failed
     output_sha256: str | None = None
     error: str | None = None
+    trt_check: dict | None = None  # TensorRT-RTX parser/builder result, when requested
 
 
 @dataclass
@@ -47,7 +48,7 @@ def gpu_fingerprint() -> str | None:
     return device_fingerprint()
 
 
-def make_plan(resolved, plugin_dir: Path | None = None, jobs: int | None = None):
+def make_plan(resolved, plugin_dir: Path | None = None, jobs: int | None = None, check_trt: bool = False):
     """(plan, TensorRT headers or None) for a resolved spec."""
     from .plan import build_plan
     from .trt.headers import find_headers
@@ -56,7 +57,7 @@ def make_plan(resolved, plugin_dir: Path | None = None, jobs: int | None = None)
     wants_gpu = any(m.validate for m in resolved.models)
     gpu = gpu_fingerprint() if wants_gpu else None
     plugin_dir = plugin_dir or resolved.output_dir / "trt_plugin"
-    plan = build_plan(resolved, plugin_dir, headers.version_str if headers else None, gpu, jobs)
+    plan = build_plan(resolved, plugin_dir, headers.version_str if headers else None, gpu, jobs, check_trt)
     return plan, headers
 
 
@@ -89,7 +90,9 @@ def run_plan(plan: Plan, headers, progress: bool = True) -> ApplyResult:
             report = json.loads((Path(chain.entries["validate"]) / "report.json").read_text())
             result.validation[name] = _validation_summary(report)
     for mp in plan.models:
-        result.model_status[mp.index] = _rewrite_model(plan, mp, result.chains)
+        result.model_status[mp.index] = status = _rewrite_model(plan, mp, result.chains)
+        if mp.check_trt and status.state == "ok":
+            _check_trt(plan, mp, status)
     result.seconds = time.perf_counter() - start
     return result
 
@@ -110,6 +113,21 @@ def _commands(plan: Plan) -> dict[int, dict]:
         except Exception as exc:  # a convenience: never fail a conversion over it
             out[mp.index] = {"notes": [f"commands unavailable: {exc}"]}
     return out
+
+
+def _check_trt(plan: Plan, mp, status: ModelStatus) -> None:
+    """The after-build stage: TensorRT-RTX registers the plugins, parses the model, builds the engine."""
+    from .trt.rtx import check_trt
+
+    try:
+        report = check_trt(mp.output, plan.plugin_dir, cache_dir=plan.cache_dir)
+    except TpatError as exc:
+        status.state, status.error = "failed", f"check-trt: {exc}"
+        status.trt_check = {"ok": False, "error": str(exc).splitlines()[0]}
+        return
+    status.trt_check = {"ok": report.ok, "plan_bytes": report.plan_bytes}
+    if not report.ok:
+        status.state, status.error = "failed", f"check-trt: {report.summary()}"
 
 
 def _validation_summary(report: dict) -> dict:
@@ -147,13 +165,14 @@ def load_resolved(spec_path: Path):
     return load_spec(spec_path).resolve()
 
 
-def apply_spec(spec_path: Path, jobs: int | None = None, frozen: bool = False, progress: bool = True) -> ApplyResult:
+def apply_spec(spec_path: Path, jobs: int | None = None, frozen: bool = False, progress: bool = True,
+               check_trt: bool = False) -> ApplyResult:
     from .manifest import MANIFEST_NAME, RUN_RECORD_NAME, check_frozen, manifest_data, read_manifest, write_manifest
     from .manifest.lock import write_run_record
 
     started = datetime.now(timezone.utc)
     resolved = load_resolved(Path(spec_path))
-    plan, headers = make_plan(resolved, jobs=jobs)
+    plan, headers = make_plan(resolved, jobs=jobs, check_trt=check_trt)
     manifest_path = plan.output_dir / MANIFEST_NAME
     if frozen:
         check_frozen(plan, read_manifest(manifest_path), manifest_path)

@@ -13,6 +13,8 @@ def register(sub) -> None:
     p.add_argument("--frozen", action="store_true",
                    help="rebuild from tpat.lock.yaml and fail on any drift (inputs, versions, artefact bytes)")
     p.add_argument("--no-progress", action="store_true", help="no progress display")
+    p.add_argument("--check-trt", action="store_true",
+                   help="for every model: TensorRT-RTX parses the rewritten model and builds an engine (CPU only)")
     p.set_defaults(run=run)
 
 
@@ -24,6 +26,7 @@ def run(args) -> int:
         from ..errors import TpatError
 
         raise TpatError(f"-j must be at least 1, got {args.jobs}")
-    result = apply_spec(args.spec, jobs=args.jobs, frozen=args.frozen, progress=not args.no_progress)
+    result = apply_spec(args.spec, jobs=args.jobs, frozen=args.frozen, progress=not args.no_progress,
+                        check_trt=args.check_trt)
     print_apply_summary(result)
     return 1 if result.failed_models else 0

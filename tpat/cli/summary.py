@@ -99,6 +99,11 @@ def print_apply_summary(result) -> None:
         verdict = "valid" if v["passed"] else "INVALID"
         worst = max((p["max_abs_err"] for p in v["points"]), default=0)
         console.print(f"plugin {name}: {verdict} at {[p['dims'] for p in v['points']]}, max abs err {worst:.2g}")
+    for m in plan.models:
+        check = result.model_status[m.index].trt_check
+        if check is not None:
+            verdict = f"engine built, plan {check.get('plan_bytes')} bytes" if check["ok"] else "FAILED"
+            console.print(f"check-trt {_short(m.output)}: {verdict}")
     reused = reuse_of(plan)
     if reused:
         console.print("reuse: " + ", ".join(f"{k} serves {n} nodes" for k, n in reused.items()))

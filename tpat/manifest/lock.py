@@ -55,6 +55,8 @@ def manifest_data(plan: Plan, outcome) -> dict:
             entry["output_sha256"] = status.output_sha256
         if status.error:
             entry["error"] = status.error
+        if status.trt_check is not None:
+            entry["trt_check"] = status.trt_check
         entry["nodes"] = [{"node": n.node_name, "op_type": n.op_type, "plugin": name} for n, name in mp.nodes]
         if mp.index in outcome.commands and status.state == "ok":
             entry["commands"] = outcome.commands[mp.index]

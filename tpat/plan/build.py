@@ -29,13 +29,13 @@ def versions(trt_version: str | None) -> dict[str, str]:
 
 
 def build_plan(resolved, plugin_dir: Path, trt_version: str | None = None, gpu: str | None = None,
-               jobs: int | None = None) -> Plan:
+               jobs: int | None = None, check_trt: bool = False) -> Plan:
     """`resolved` is a `tpat.spec.ResolvedSpec` (or any object with the same fields)."""
     plan = Plan(resolved.file, resolved.output_dir, plugin_dir, resolved.cache_dir,
                 jobs or resolved.executor.jobs, versions(trt_version), gpu=gpu)
     by_content: dict[str, str] = {}
     for i, m in enumerate(resolved.models):
-        mp = ModelPlan(i, m.source, m.output)
+        mp = ModelPlan(i, m.source, m.output, check_trt=getattr(m, "check_trt", False) or check_trt)
         plan.models.append(mp)
         try:
             _plan_model(plan, mp, m, by_content)

@@ -62,6 +62,7 @@ class ModelPlan:
     sha256: str = ""
     nodes: list[tuple[NodeRef, str]] = field(default_factory=list)  # (node, plugin name)
     error: str | None = None
+    check_trt: bool = False  # run TensorRT-RTX's parser + builder on the rewritten model
     exception: Exception | None = field(default=None, repr=False)  # the original, for the Python API to re-raise
 
 

@@ -93,6 +93,8 @@ class Settings(_Frozen):
     dynamic: dict[Name, DimRange] = Field(default_factory=dict, description="dynamic dims by name")
     tuning: Tuning = Field(default_factory=Tuning)
     validate_: bool = Field(True, alias="validate", description="compare each plugin with onnxruntime on the GPU")
+    check_trt: bool = Field(False, description="after rewriting, check with TensorRT-RTX's ONNX parser and builder "
+                            "that every plugin node imports and an engine builds (CPU only; tpat[trt-rtx])")
     tolerance: dict[TolDType, Tolerance] = Field(
         default_factory=dict, description="per-dtype override of the validation tolerance")
 

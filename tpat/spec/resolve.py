@@ -64,6 +64,7 @@ class ResolvedModel:
     per_op_trials: Mapping[str, int]
     validate: bool
     tolerance: Mapping[str, Tolerance]
+    check_trt: bool = False
 
     def trials_for(self, op_type: str) -> int:
         return self.per_op_trials.get(op_type, self.trials)
@@ -162,6 +163,7 @@ def _effective(defaults: Settings, m: ModelSpec) -> dict:
         trials=m.tuning.trials if tuning_set else defaults.tuning.trials,
         per_op_trials=_frozen_map({**defaults.tuning.per_op, **m.tuning.per_op}),
         validate=pick("validate_"),
+        check_trt=pick("check_trt"),
         tolerance=_frozen_map({**DEFAULT_TOLERANCE, **defaults.tolerance, **m.tolerance}),
     )
 
