@@ -41,6 +41,8 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 import onnx  # noqa: E402
 
+from tpat.gpu.kernels_lib import KernelsABI  # noqa: E402
+
 from benchmarks.cases import select  # noqa: E402
 
 TOL = {"fp32": (1e-4, 1e-5), "fp16": (1e-2, 1e-2)}  # (rtol, atol) of ours vs torch eager
@@ -54,68 +56,50 @@ def log(msg: str) -> None:
 
 
 # --- the kernels library (C ABI of templates/kernels.h.j2) -----------------------------------------------------------
-def _load_so(path: Path) -> ctypes.CDLL:
+def _load_cudart(path: Path) -> None:
+    """Make libcudart loadable for `path`: if the loader cannot find it, take the one torch ships."""
     try:
-        return ctypes.CDLL(str(path))
+        ctypes.CDLL(str(path))
+        return
     except OSError:
-        # libcudart.so.13 not on the loader path: take the one torch ships (already loaded by `import torch`)
         import torch
 
         for lib in glob.glob(str(Path(torch.__file__).parent.parent / "nvidia" / "**" / "libcudart.so*"),
                              recursive=True):
             try:
                 ctypes.CDLL(lib, mode=ctypes.RTLD_GLOBAL)
-                break
+                return
             except OSError:
                 continue
-        return ctypes.CDLL(str(path))
 
 
-class Kernels:
+class Kernels(KernelsABI):
+    """tpat's C ABI binding; fixed-shape cases have no dynamic dims."""
+
     def __init__(self, path: Path, plugin: str):
-        self.lib = _load_so(path)
-        p = f"tpat_{plugin}_"
-        self._ws = getattr(self.lib, p + "workspace")
-        self._ws.restype = ctypes.c_size_t
-        self._ws.argtypes = [ctypes.POINTER(ctypes.c_int64)]
-        self._init = getattr(self.lib, p + "init")
-        self._init.argtypes = [ctypes.POINTER(ctypes.c_void_p)]
-        self._launch = getattr(self.lib, p + "launch")
-        self._launch.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_void_p),
-                                 ctypes.c_void_p, ctypes.POINTER(ctypes.c_int64), ctypes.c_void_p]
-        self._launch.restype = ctypes.c_int
-        self._destroy = getattr(self.lib, p + "destroy")
-        self._destroy.argtypes = [ctypes.c_void_p]
-        self.state = ctypes.c_void_p()
-        self.dims = (ctypes.c_int64 * 1)()  # fixed shapes: no dynamic dims
-        status = self._init(ctypes.byref(self.state))
-        if status != 0:
-            raise RuntimeError(f"tpat_{plugin}_init returned {status}")
+        _load_cudart(path)
+        super().__init__(path, plugin)
+        self.dims = ()
 
-    def workspace_bytes(self) -> int:
-        return int(self._ws(self.dims))
+    def workspace_bytes(self) -> int:  # noqa: D102 - fixed shapes
+        return super().workspace_bytes(self.dims)
 
     def launcher(self, inputs, outputs, workspace):
         """A no-argument function launching every kernel on torch's current stream (read at each call)."""
         import torch
 
-        ins = (ctypes.c_void_p * max(len(inputs), 1))(*[t.data_ptr() for t in inputs])
-        outs = (ctypes.c_void_p * max(len(outputs), 1))(*[t.data_ptr() for t in outputs])
-        ws = ctypes.c_void_p(workspace.data_ptr()) if workspace is not None else None
-        launch, state, dims = self._launch, self.state, self.dims
+        ins = [t.data_ptr() for t in inputs]
+        outs = [t.data_ptr() for t in outputs]
+        ws = workspace.data_ptr() if workspace is not None else None
+        launch, dims = self.launch, self.dims
 
         def run():
-            status = launch(state, ins, outs, ws, dims, ctypes.c_void_p(torch.cuda.current_stream().cuda_stream))
+            status = launch(ins, outs, ws, dims, torch.cuda.current_stream().cuda_stream)
             if status != 0:
                 raise RuntimeError(f"launch returned {status}")
 
-        run._keep = (inputs, outputs, workspace, ins, outs)  # keep the buffers alive as long as the launcher
+        run._keep = (inputs, outputs, workspace)  # keep the buffers alive as long as the launcher
         return run
-
-    def close(self) -> None:
-        if self.state:
-            self._destroy(self.state)
-            self.state = ctypes.c_void_p()
 
 
 # --- timing ----------------------------------------------------------------------------------------------------------

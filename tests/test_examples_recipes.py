@@ -122,7 +122,7 @@ def test_bert_recipe_targets_the_softmax_as_bert_softmax(tmp_path):
     graph = module.build().graph
     folder = tmp_path / "r"
     shutil.copytree(RECIPES_DIR / "bert_attention_softmax", folder, ignore=shutil.ignore_patterns("*.onnx"))
-    module.save(module.build(), folder / "model.onnx")
+    onnx.save(module.build(), folder / "model.onnx")
     (m,) = load_spec(folder / "recipe.yaml").resolved_models()
     (t,) = select_targets(graph, m.targets.nodes, m.targets.op_types, dict(m.targets.plugin_names))
     assert (t.node_name, t.op_type, t.plugin_name) == (module.SOFTMAX_NODE, "Softmax", "bert_softmax")

@@ -40,15 +40,27 @@ def example() -> onnx.ModelProto:
         [h.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 64])],
         initializer=[nh.from_array(np.array(0.5, np.float32), "scale"), nh.from_array(bias, "bias")],
     )
-    return _finish(graph)
+    return finish_model(graph)
 
 
-def _finish(graph: onnx.GraphProto) -> onnx.ModelProto:
-    model = h.make_model(graph, opset_imports=[h.make_opsetid("", OPSET)], producer_name=PRODUCER,
+def finish_model(graph: onnx.GraphProto, producer: str = PRODUCER) -> onnx.ModelProto:
+    """Wrap a graph the way every built-in and recipe model is: opset 17, IR 8, fixed producer, fully checked."""
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", OPSET)], producer_name=producer,
                          producer_version="1")
     model.ir_version = IR_VERSION
     onnx.checker.check_model(model, full_check=True)
     return model
+
+
+def write_model_main(build: Callable[[], onnx.ModelProto], script: str) -> None:
+    """`python make_model.py [out.onnx]` for recipes: default `model.onnx` beside the script, atomic write."""
+    import sys
+
+    from .fsutil import atomic_write_bytes
+
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(script).resolve().with_name("model.onnx")
+    atomic_write_bytes(out, build().SerializeToString())
+    print(f"wrote {out}")
 
 
 BUILTIN: dict[str, Callable[[], onnx.ModelProto]] = {"example": example}

@@ -10,15 +10,14 @@ the graph from Shape/Range/Expand -- what exporters emit for `index_add_` on bat
 
 from __future__ import annotations
 
-import os
-import sys
-from pathlib import Path
 
 import numpy as np
 import onnx
 from onnx import TensorProto
 from onnx import helper as h
 from onnx import numpy_helper as nh
+
+from tpat.examples import finish_model, write_model_main
 
 NODES, FEATS, EDGES = 256, 32, 512
 SCATTER_NODE = "aggregate/ScatterND"
@@ -60,25 +59,8 @@ def build() -> onnx.ModelProto:
         [h.make_tensor_value_info("x_out", TensorProto.FLOAT, ["batch", NODES, FEATS])],
         initializer=inits,
     )
-    return _finish(graph)
-
-
-def _finish(graph: onnx.GraphProto) -> onnx.ModelProto:
-    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 17)], producer_name="tpat-recipes")
-    model.ir_version = 8
-    onnx.checker.check_model(model, full_check=True)
-    return model
-
-
-def save(model: onnx.ModelProto, path: Path) -> None:
-    """Write beside the target and rename, so a half-written model never appears."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(model.SerializeToString())
-    os.replace(tmp, path)
+    return finish_model(graph, "tpat-recipes")
 
 
 if __name__ == "__main__":
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().with_name("model.onnx")
-    save(build(), out)
-    print(f"wrote {out}")
+    write_model_main(build, __file__)

@@ -15,10 +15,15 @@ STATUS = {0: "ok", 1: "dims out of range", 2: "not initialised", 3: "CUDA error"
 ERR_DIMS = 1
 
 
-class KernelsLibrary:
+class KernelsABI:
+    """The six C ABI functions of one plugin's kernels library, bound with ctypes, and one initialised state.
+
+    Needs only the CUDA runtime the library links against (found by the dynamic loader); the validator, the
+    benchmarks and tests all drive kernels through this one binding.
+    """
+
     def __init__(self, path: str | Path, plugin: str):
         self.path = Path(path)
-        self.cuda = runtime()
         try:
             self.lib = ctypes.CDLL(str(self.path))
         except OSError as exc:
@@ -33,6 +38,7 @@ class KernelsLibrary:
         self._launch = getattr(self.lib, p + "launch")
         self._launch.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_void_p),
                                  ctypes.c_void_p, ctypes.POINTER(ctypes.c_int64), ctypes.c_void_p]
+        self._launch.restype = ctypes.c_int
         self._destroy = getattr(self.lib, p + "destroy")
         self._destroy.argtypes = [ctypes.c_void_p]
         self.state = ctypes.c_void_p()
@@ -51,10 +57,22 @@ class KernelsLibrary:
     def workspace_bytes(self, dims: Sequence[int]) -> int:
         return int(self._workspace(_dims(dims)))
 
+    def launch(self, inputs: Sequence[int], outputs: Sequence[int], workspace: int | None, dims: Sequence[int],
+               stream: int | None) -> int:
+        """Device pointers in, status out; enqueues on `stream` and returns without synchronising."""
+        return int(self._launch(self.state, _ptrs(inputs), _ptrs(outputs), workspace, _dims(dims), stream))
+
     def launch_status(self, dims: Sequence[int]) -> int:
         """Launch with null buffers: only the dims check runs (used to prove out-of-range dims are refused)."""
-        nul = (ctypes.c_void_p * 1)()
-        return int(self._launch(self.state, nul, nul, None, _dims(dims), None))
+        return self.launch([], [], None, dims, None)
+
+
+class KernelsLibrary(KernelsABI):
+    """`KernelsABI` plus copying numpy arrays in and out through the CUDA runtime (for validation)."""
+
+    def __init__(self, path: str | Path, plugin: str):
+        self.cuda = runtime()
+        super().__init__(path, plugin)
 
     def run(self, inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], dims: Sequence[int]) -> int:
         """Copy inputs in, launch on a fresh stream, copy outputs back into `outputs` (arrays of the right shape)."""
@@ -79,7 +97,7 @@ class KernelsLibrary:
             if ws:
                 allocated.append(ws)
                 cuda.memset(ws, 0xFF, ws_bytes)
-            status = int(self._launch(self.state, _ptrs(in_ptrs), _ptrs(out_ptrs), ws, _dims(dims), stream))
+            status = self.launch(in_ptrs, out_ptrs, ws, dims, stream)
             cuda.sync(stream)
             for a, ptr in zip(outputs, out_ptrs):
                 cuda.d2h(a, ptr)
