@@ -78,6 +78,8 @@ def print_plan(plan: Plan, states: dict, manifest: dict | None) -> None:
                     leaf.add(f"{s:8} {run_reason(plan, name, s, states[(name, s)], manifest)}  {p.tasks[s].key[:12]}")
             if p.validate and "validate" not in p.tasks:
                 leaf.add("validate skipped (no GPU here)")
+            for note in p.notes:
+                leaf.add(note)
     _console().print(tree)
 
 

@@ -38,7 +38,7 @@ def run_chain(p: PluginPlan, cache_root: Path, trt_include: str | None, event: E
 
     cache = CacheStore(cache_root)
     result = ChainResult(p.name)
-    steps = [("lower", _lower), ("codegen", _codegen), ("build", _build), ("validate", _validate)]
+    steps = [("tune", _tune), ("lower", _lower), ("codegen", _codegen), ("build", _build), ("validate", _validate)]
     for stage, body in steps:
         spec = p.tasks.get(stage)
         if spec is None:
@@ -70,14 +70,43 @@ def run_chain(p: PluginPlan, cache_root: Path, trt_include: str | None, event: E
     return result
 
 
+def _tune(p: PluginPlan, tmp: Path, result: ChainResult, trt_include) -> dict:
+    """Import the records kept beside the outputs (no GPU needed), or search on this machine's GPU."""
+    import shutil
+
+    from ..stages.tune import RECORD_FILES, tune
+
+    key = p.tasks["tune"].key
+    if p.records_dir:
+        for name in (*RECORD_FILES, "tune.json"):
+            shutil.copyfile(Path(p.records_dir) / name, tmp / name)
+        return {"imported": True}
+    summary = tune(onnx.load_from_string(p.subgraph), p.signature, min(p.arch), p.trials, tmp,
+                   what=p.describe_node())
+    (tmp / "tune.json").write_text(json.dumps({**summary, "key": key}, indent=1, sort_keys=True))
+    return {"imported": False, "seconds": summary["seconds"]}
+
+
 def _lower(p: PluginPlan, tmp: Path, result: ChainResult, trt_include) -> dict:
     from ..stages.lower import lower, write_lowered
+    from ..stages.tune import bucket_of
 
     subgraph = onnx.load_from_string(p.subgraph)
-    lowered = lower(subgraph, p.signature, arch=min(p.arch), what=p.describe_node())
+    records = result.entries.get("tune")
+    what = p.describe_node()
+    if records and not p.signature.dims:  # a fixed-shape plugin: the tuned kernels are the only ones
+        lowered = lower(subgraph, p.signature, arch=min(p.arch), what=what, database_dir=records)
+    else:
+        lowered = lower(subgraph, p.signature, arch=min(p.arch), what=what)
     write_lowered(lowered, tmp)
+    kernels = [k.name for k in lowered.plan.kernels]
+    if records and p.signature.dims:  # symbolic kernels for the range + tuned kernels for the bucket
+        bucket = bucket_of(p.signature)
+        tuned = lower(subgraph, p.signature, arch=min(p.arch), what=what, database_dir=records, bucket=bucket)
+        write_lowered(tuned, tmp, prefix="b_")
+        (tmp / "bucket.json").write_text(json.dumps(bucket, sort_keys=True))
     (tmp / "subgraph.onnx").write_bytes(p.subgraph)
-    return {"kernels": [k.name for k in lowered.plan.kernels]}
+    return {"kernels": kernels}
 
 
 def _codegen(p: PluginPlan, tmp: Path, result: ChainResult, trt_include) -> dict:
@@ -85,9 +114,15 @@ def _codegen(p: PluginPlan, tmp: Path, result: ChainResult, trt_include) -> dict
     from ..stages import codegen
     from ..stages.lower import read_lowered
 
-    lowered = read_lowered(result.entries["lower"])
-    ctx = codegen.context(p.name, lowered, sorted(p.arch), tvm_version())
-    files = codegen.render_kernels(ctx)
+    entry = Path(result.entries["lower"])
+    lowered = read_lowered(entry)
+    if (entry / "bucket.json").is_file():
+        bucket = json.loads((entry / "bucket.json").read_text())
+        ctx, files = codegen.render_tuned_kernels(p.name, lowered, [(bucket, read_lowered(entry, "b_"))],
+                                                  sorted(p.arch), tvm_version())
+    else:
+        ctx = codegen.context(p.name, lowered, sorted(p.arch), tvm_version(), tuned="tune" in result.entries)
+        files = codegen.render_kernels(ctx)
     if trt_include:
         files.update(codegen.render_plugin(ctx))
     for name, text in files.items():

@@ -37,6 +37,14 @@ def materialize(p: PluginPlan, chain: ChainResult, plugin_dir: Path, extra_meta:
                 dest = plugin_dir / sub / f.name
                 _place(f.read_bytes(), dest)
                 placed[dest] = None
+    tune_entry = chain.entries.get("tune")
+    if tune_entry is not None:  # records beside the outputs: any machine rebuilds the tuned sources from them
+        from ..stages.tune import RECORD_FILES
+
+        for name in (*RECORD_FILES, "tune.json"):
+            dest = plugin_dir / "tuning" / p.name / name
+            _place((Path(tune_entry) / name).read_bytes(), dest)
+            placed[dest] = None
     meta_dir = plugin_dir / "meta"
     _place(p.subgraph, meta_dir / f"{p.name}.onnx")
     placed[meta_dir / f"{p.name}.onnx"] = None

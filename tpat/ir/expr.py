@@ -82,6 +82,15 @@ def evaluate(e: Expr, dims: Sequence[int]) -> int:
     return _EVAL[e.op](evaluate(e.a, dims), evaluate(e.b, dims))
 
 
+def substitute(e: Expr, values: Mapping[str, int]) -> Expr:
+    """`e` with the named dims replaced by numbers (re-folded)."""
+    if isinstance(e, int):
+        return e
+    if isinstance(e, Dim):
+        return values.get(e.name, e)
+    return op(e.op, substitute(e.a, values), substitute(e.b, values))
+
+
 def is_static(e: Expr) -> bool:
     return isinstance(e, int)
 

@@ -64,6 +64,15 @@ class Signature:
             return {"static": []}
         return {k: [getattr(d, k) for d in self.dims] for k in ("min", "opt", "max")}
 
+    def specialize(self, values: dict[str, int]) -> "Signature":
+        """The signature at fixed dim values (a tuning bucket): no dynamic dims left."""
+        from dataclasses import replace
+
+        def fix(tensors):
+            return tuple(replace(t, shape=tuple(E.substitute(s, values) for s in t.shape)) for t in tensors)
+
+        return Signature(fix(self.inputs), fix(self.outputs), ())
+
     def to_json(self) -> dict:
         return {
             "inputs": [t.to_json() for t in self.inputs],

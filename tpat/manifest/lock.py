@@ -69,7 +69,7 @@ def manifest_data(plan: Plan, outcome) -> dict:
             "nodes": [{"model": _rel(plan.models[n.model].source, base), "node": n.node_name} for n in p.nodes],
             "signature": _signature(p.signature),
             "arch": list(p.arch),
-            "tuning": {"trials": p.trials, "records": None},
+            "tuning": _tuning(plan, p),
             "tasks": {s: {"key": t.key, "inputs": dict(sorted(t.inputs.items()))} for s, t in p.tasks.items()},
             "artifacts": dict(sorted(outcome.artifacts.get(name, {}).items())),
             "validation": outcome.validation.get(name) or {"status": _no_validation(plan, p)},
@@ -79,6 +79,16 @@ def manifest_data(plan: Plan, outcome) -> dict:
             plugins[name]["error"] = f"{result.failed_stage}: {result.error}"
     return {"schema": SCHEMA, "versions": dict(sorted(plan.versions.items())), "models": models,
             "plugins": plugins}
+
+
+def _tuning(plan: Plan, p) -> dict:
+    if "tune" not in p.tasks:
+        return {"trials": p.trials, "records": None, **({"note": p.notes[0]} if p.notes else {})}
+    from ..stages.tune import bucket_of
+
+    records = plan.plugin_dir / "tuning" / p.name
+    return {"trials": p.trials, "bucket": bucket_of(p.signature), "records": _rel(records, plan.output_dir),
+            "key": p.tasks["tune"].key}
 
 
 def _no_validation(plan: Plan, p) -> str:

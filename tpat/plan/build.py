@@ -81,6 +81,38 @@ def _plan_model(plan: Plan, mp: ModelPlan, m, by_content: dict[str, str]) -> Non
         mp.nodes.append((node, name))
 
 
+def _tune_task(plan: Plan, p: PluginPlan) -> str | None:
+    """Plan the tune task when its records can exist here: in the cache, beside the outputs (imported, no GPU
+    needed), or made now on this machine's GPU. Otherwise the plugin is built untuned, and `tpat plan` says so."""
+    if p.trials <= 0:
+        return None
+    from ..cache import CacheStore
+    from ..stages.tune import bucket_of, has_records
+
+    v = plan.versions
+    inputs = {"subgraph": digest(p.subgraph), "signature": digest(p.signature.to_json()), "arch": min(p.arch),
+              "trials": p.trials, "bucket": bucket_of(p.signature), "tvm": v["tvm"], "tpat": v["tpat"], "seed": SEED}
+    key = task_key("tune", inputs)
+    records = plan.plugin_dir / "tuning" / p.name
+    recorded = has_records(records) and _recorded_key(records) == key
+    if not (recorded or plan.gpu or CacheStore(plan.cache_dir).has("tune", key)):
+        p.notes.append(f"tune skipped: {p.trials} trials asked, but no GPU here and no records in "
+                       f"{records}; building untuned")
+        return None
+    p.records_dir = str(records) if recorded else None
+    p.tasks["tune"] = TaskSpec("tune", key, inputs)
+    return key
+
+
+def _recorded_key(records: Path) -> str | None:
+    import json
+
+    try:
+        return json.loads((records / "tune.json").read_text()).get("key")
+    except (OSError, ValueError):
+        return None
+
+
 def _unique_name(plan: Plan, wanted: str, explicit: str | None, source: Path, node: str) -> str:
     if wanted not in plan.plugins:
         return wanted
@@ -96,7 +128,7 @@ def _unique_name(plan: Plan, wanted: str, explicit: str | None, source: Path, no
 def _task_keys(plan: Plan, p: PluginPlan) -> None:
     v = plan.versions
     lower = {"subgraph": digest(p.subgraph), "signature": digest(p.signature.to_json()), "arch": list(p.arch),
-             "tvm": v["tvm"], "tpat": v["tpat"], "trials": p.trials}
+             "tvm": v["tvm"], "tpat": v["tpat"], "tune": _tune_task(plan, p)}
     p.tasks["lower"] = TaskSpec("lower", task_key("lower", lower), lower)
     codegen = {"lower": p.tasks["lower"].key, "plugin": p.name, "templates": v["templates"], "tpat": v["tpat"],
                "tensorrt_headers": v["tensorrt_headers"]}

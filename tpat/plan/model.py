@@ -8,7 +8,7 @@ from typing import Mapping
 
 from ..ir.signature import Signature
 
-STAGES = ("lower", "codegen", "build", "validate")
+STAGES = ("tune", "lower", "codegen", "build", "validate")
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,8 @@ class PluginPlan:
     tolerance: Mapping[str, tuple[float, float]]
     trials: int
     reference: bytes | None = None  # the node at the model's precision, when the dtype policy changed it
+    records_dir: str | None = None  # tuning records kept beside the outputs (imported without a GPU)
+    notes: list[str] = field(default_factory=list)  # planning remarks `tpat plan` shows (e.g. tuning skipped)
     nodes: list[NodeRef] = field(default_factory=list)
     tasks: dict[str, TaskSpec] = field(default_factory=dict)
 

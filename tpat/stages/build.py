@@ -92,13 +92,19 @@ def run_nvcc(args: list[str], output: Path, what: str) -> BuildResult:
     return BuildResult(output, [*command[:-1], str(output)], seconds)
 
 
+def kernel_sources(src_dir: Path, plugin: str) -> list[str]:
+    """`<p>_kernels.cu`, plus `<p>_kernels_v<i>.cu` for each kernel set of a tuned plugin."""
+    return [str(src_dir / f"{plugin}_kernels.cu"),
+            *sorted(str(p) for p in src_dir.glob(f"{plugin}_kernels_v*.cu"))]
+
+
 def build_kernels(src_dir: Path, plugin: str, arch_list: list[str], lib_dir: Path) -> BuildResult:
-    src = src_dir / f"{plugin}_kernels.cu"
-    return run_nvcc([*base_flags(arch_list, f"{plugin}_kernels"), *_TVM_DIAG, "-I", str(src_dir), str(src)],
+    return run_nvcc([*base_flags(arch_list, f"{plugin}_kernels"), *_TVM_DIAG, "-I", str(src_dir),
+                     *kernel_sources(src_dir, plugin)],
                     lib_dir / f"lib{plugin}_kernels.so", f"the kernels of plugin {plugin!r}")
 
 
 def build_plugin(src_dir: Path, plugin: str, arch_list: list[str], lib_dir: Path, trt_include: Path) -> BuildResult:
-    sources = [str(src_dir / f"{plugin}.cu"), str(src_dir / f"{plugin}_kernels.cu")]
+    sources = [str(src_dir / f"{plugin}.cu"), *kernel_sources(src_dir, plugin)]
     return run_nvcc([*base_flags(arch_list, plugin), *_TVM_DIAG, "-isystem", str(trt_include), "-I", str(src_dir), *sources],
                     lib_dir / f"{plugin}.so", f"plugin {plugin!r}")

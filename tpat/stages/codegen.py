@@ -39,10 +39,14 @@ def prefix_kernels(cuda_source: str, names: list[str], prefix: str) -> str:
     return cuda_source
 
 
-def context(plugin: str, lowered: Lowered, arch_list: list[str], tvm_version: str, tuned: bool = False) -> dict:
+def context(plugin: str, lowered: Lowered, arch_list: list[str], tvm_version: str, tuned: bool = False,
+            variant: int | None = None) -> dict:
+    """Template context of one kernel set. `variant` numbers the sets of a tuned plugin (their functions are
+    hidden and reached through the dispatcher); None for the usual single set, which is the C ABI itself."""
     sig: Signature = lowered.signature
     plan = lowered.plan.to_json()
-    prefix = f"tpat_{plugin}__"
+    tag = "" if variant is None else f"_v{variant}"
+    prefix = f"tpat_{plugin}_{tag}_"
     cuda_source = prefix_kernels(lowered.cuda_source, [k["name"] for k in plan["kernels"]], prefix)
     max_dims = [d.max for d in sig.dims]
     for k, kernel in zip(plan["kernels"], lowered.plan.kernels):
@@ -67,6 +71,9 @@ def context(plugin: str, lowered: Lowered, arch_list: list[str], tvm_version: st
         "constants": plan["constants"],
         "cuda_source": cuda_source.rstrip() + "\n",
         "files": file_names(plugin),
+        "fn": f"tpat_{plugin}_" if variant is None else f"tpat_{plugin}__v{variant}_",
+        "api": "TPAT_API" if variant is None else "TPAT_VARIANT_API",
+        "variant_tag": tag,
     }
 
 
@@ -84,3 +91,24 @@ def render_kernels(ctx: dict) -> dict[str, str]:
 def render_plugin(ctx: dict) -> dict[str, str]:
     f = ctx["files"]
     return {f["plugin_header"]: render("plugin.h.j2", **ctx), f["plugin_source"]: render("plugin.cu.j2", **ctx)}
+
+
+def render_tuned_kernels(plugin: str, symbolic: Lowered, tuned: list[tuple[dict[str, int], Lowered]],
+                         arch_list: list[str], tvm_version: str) -> tuple[dict, dict[str, str]]:
+    """Kernel sets of a tuned plugin: variant 0 symbolic (every dim value), then one per tuned bucket, each in its
+    own translation unit (TVM's CUDA prelude is not meant to be included twice), plus the dispatcher that is the
+    C ABI. Returns (the context the plugin templates use, {file name: text})."""
+    ctx0 = context(plugin, symbolic, arch_list, tvm_version, variant=0)
+    sets = [(ctx0, None)] + [(context(plugin, low, arch_list, tvm_version, tuned=True, variant=i + 1), bucket)
+                             for i, (bucket, low) in enumerate(tuned)]
+    files = {ctx0["files"]["kernels_header"]: render("kernels.h.j2", **ctx0)}
+    variants = []
+    for i, (ctx, bucket) in enumerate(sets):
+        name = f"{plugin}_kernels_v{i}.cu"
+        files[name] = render("kernels.cu.j2", **ctx)
+        values = [bucket[d.name] for d in symbolic.signature.dims] if bucket else []
+        variants.append({"index": i, "fn": ctx["fn"], "file": name, "bucket": values,
+                         "describe": "symbolic, untuned" if bucket is None else
+                         "tuned for " + ", ".join(f"{k}={v}" for k, v in bucket.items())})
+    files[ctx0["files"]["kernels_source"]] = render("kernels_dispatch.cu.j2", **ctx0, variants=variants)
+    return ctx0, files

@@ -44,17 +44,20 @@ def describe_node(subgraph: onnx.ModelProto) -> str:
 
 
 def lower(subgraph: onnx.ModelProto, sig: Signature, arch: str = "sm_90", database_dir: str | None = None,
-          what: str | None = None) -> Lowered:
+          what: str | None = None, bucket: dict[str, int] | None = None) -> Lowered:
     """Lower `subgraph` (inputs/outputs as in `sig`, dynamic dims named as `sig.dims`) for one CUDA arch.
 
     `database_dir`: a meta_schedule database (tuning records) to apply before the default schedules.
     `what`: how errors name the node (e.g. "node 'x' (OneHot) of model.onnx"); default: from the subgraph.
+    `bucket`: dim values to specialise for (a tuned static bucket); the plan then has no dynamic expressions.
     """
     import tvm
 
     what = what or describe_node(subgraph)
     target = target_for(arch)
-    mod = _import(subgraph, sig, what)
+    mod = bind_dims(_import(subgraph, sig, what), bucket or {})
+    if bucket:
+        sig = sig.specialize(bucket)
     try:
         with target:
             scheduled, planned = _schedule(mod, target, database_dir)
@@ -151,18 +154,39 @@ def _with_output_casts(subgraph: onnx.ModelProto, got: list[str], want: list[str
     return m
 
 
+def fused(mod, target):
+    """Legalized and fused, not yet scheduled: the PrimFuncs meta_schedule tunes and its records apply to.
+
+    Tuning (`tpat.stages.tune`) and applying records both start here, so workloads match structurally."""
+    import tvm
+    from tvm import relax
+    from tvm.relax.backend.cuda import pipeline as cuda_pipeline
+
+    passes = list(cuda_pipeline.library_dispatch_passes(target)) + [
+        relax.transform.LegalizeOps(), relax.transform.AnnotateTIROpPattern(), relax.transform.FoldConstant(),
+        relax.transform.FuseOps(), relax.transform.FuseTIR()]
+    with target:
+        return tvm.transform.Sequential(passes)(mod)
+
+
+def bind_dims(mod, values: dict[str, int]):
+    """Specialise the symbolic dims (a tuning bucket): `batch` -> 64 everywhere in `main`."""
+    from tvm import relax
+
+    return relax.transform.BindSymbolicVars(values, "main")(mod) if values else mod
+
+
 def _schedule(mod, target, database_dir: str | None):
     import tvm
     from tvm import relax
     from tvm.relax.backend.cuda import pipeline as cuda_pipeline
 
-    passes = list(cuda_pipeline.library_dispatch_passes(target))
-    if database_dir:
-        passes += [relax.transform.LegalizeOps(), relax.transform.AnnotateTIROpPattern(),
-                   relax.transform.FoldConstant(), relax.transform.FuseOps(), relax.transform.FuseTIR(),
-                   relax.transform.MetaScheduleApplyDatabase(work_dir=database_dir)]
-    passes += list(cuda_pipeline.legalize_passes(target))
-    scheduled = tvm.transform.Sequential(passes)(mod)
+    if database_dir:  # tuned: apply the records first; dlight then schedules only what they do not cover
+        mod = fused(mod, target)
+        mod = relax.transform.MetaScheduleApplyDatabase(work_dir=database_dir)(mod)
+    scheduled = tvm.transform.Sequential(list(cuda_pipeline.legalize_passes(target)))(mod) if database_dir else \
+        tvm.transform.Sequential(list(cuda_pipeline.library_dispatch_passes(target)) +
+                                 list(cuda_pipeline.legalize_passes(target)))(mod)
     planned = tvm.transform.Sequential(
         list(cuda_pipeline.dataflow_lower_passes(target)) + [relax.transform.StaticPlanBlockMemory()]
     )(scheduled)
@@ -222,25 +246,27 @@ def tvm_version() -> str:
     return tvm.__version__
 
 
-def write_lowered(lowered: Lowered, folder) -> None:
-    """Persist a lowering (the lower task's cache entry): TVM's CUDA, the plan, the signature, constant bytes."""
+def write_lowered(lowered: Lowered, folder, prefix: str = "") -> None:
+    """Persist a lowering (the lower task's cache entry): TVM's CUDA, the plan, the signature, constant bytes.
+    `prefix` keeps several lowerings in one entry (a tuned plugin's symbolic and bucket kernel sets)."""
     import json
     from pathlib import Path
 
     folder = Path(folder)
-    (folder / "tvm.cu").write_text(lowered.cuda_source)
-    (folder / "plan.json").write_text(json.dumps(lowered.plan.to_json(), indent=1, sort_keys=True))
-    (folder / "signature.json").write_text(json.dumps(lowered.signature.to_json(), indent=1, sort_keys=True))
+    (folder / f"{prefix}tvm.cu").write_text(lowered.cuda_source)
+    (folder / f"{prefix}plan.json").write_text(json.dumps(lowered.plan.to_json(), indent=1, sort_keys=True))
+    (folder / f"{prefix}signature.json").write_text(json.dumps(lowered.signature.to_json(), indent=1,
+                                                               sort_keys=True))
     for i, c in enumerate(lowered.plan.constants):
-        (folder / f"const{i}.bin").write_bytes(c.data)
+        (folder / f"{prefix}const{i}.bin").write_bytes(c.data)
 
 
-def read_lowered(folder) -> Lowered:
+def read_lowered(folder, prefix: str = "") -> Lowered:
     import json
     from pathlib import Path
 
     folder = Path(folder)
-    sig = Signature.from_json(json.loads((folder / "signature.json").read_text()))
-    plan = LaunchPlan.from_json(json.loads((folder / "plan.json").read_text()), sig.dim_names,
-                                lambda i: (folder / f"const{i}.bin").read_bytes())
-    return Lowered((folder / "tvm.cu").read_text(), plan, sig)
+    sig = Signature.from_json(json.loads((folder / f"{prefix}signature.json").read_text()))
+    plan = LaunchPlan.from_json(json.loads((folder / f"{prefix}plan.json").read_text()), sig.dim_names,
+                                lambda i: (folder / f"{prefix}const{i}.bin").read_bytes())
+    return Lowered((folder / f"{prefix}tvm.cu").read_text(), plan, sig)
