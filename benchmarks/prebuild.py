@@ -31,7 +31,7 @@ from benchmarks.cases import select  # noqa: E402
 MANIFEST = "prebuilt.json"
 
 
-def build_case(case, out: Path, arch, keep_plugin: bool) -> dict:
+def build_case(case, out: Path, arch, keep_plugin: bool, trials: int = 0) -> dict:
     import onnx
 
     import tpat
@@ -45,7 +45,7 @@ def build_case(case, out: Path, arch, keep_plugin: bool) -> dict:
     onnx.save(model, work / "model.onnx")
     start = time.perf_counter()
     res = tpat.onnx2plugin(work / "model.onnx", work / "model.tpat.onnx", node_names=[case.name],
-                           dynamic_bs=False, arch=tuple(arch), validate="never")
+                           dynamic_bs=False, arch=tuple(arch), validate="never", trials=trials)
     (plugin,) = res.plugins
     plugin_dir = work / "trt_plugin"
     if not keep_plugin:
@@ -53,7 +53,9 @@ def build_case(case, out: Path, arch, keep_plugin: bool) -> dict:
     kernels = plugin_dir / "lib" / f"lib{plugin.plugin}_kernels.so"
     if not kernels.is_file():
         raise FileNotFoundError(f"{kernels} was not built")
-    return {"plugin": plugin.plugin, "seconds": round(time.perf_counter() - start, 1),
+    tune = plugin_dir / "tuning" / plugin.plugin / "tune.json"
+    tuning = json.loads(tune.read_text()) if tune.is_file() else None
+    return {"plugin": plugin.plugin, "seconds": round(time.perf_counter() - start, 1), "tuning": tuning,
             "kernels": str(kernels.relative_to(out))}
 
 
@@ -63,6 +65,8 @@ def main(argv=None) -> int:
     ap.add_argument("--cases", nargs="*", default=None, help="case names or prefixes (default: all)")
     ap.add_argument("--arch", action="append", default=None, help="CUDA arch, repeatable (default sm_90)")
     ap.add_argument("--keep-plugin", action="store_true", help="keep the IPluginV3 .so files too")
+    ap.add_argument("--trials", type=int, default=0,
+                    help="meta_schedule trials per case (needs a GPU and TVM here); 0 = untuned dlight schedules")
     args = ap.parse_args(argv)
     arch = tuple(args.arch or ("sm_90",))
     out = args.out.resolve()
@@ -72,7 +76,7 @@ def main(argv=None) -> int:
     manifest["arch"] = list(arch)
     for case in select(args.cases):
         try:
-            info = build_case(case, out, arch, args.keep_plugin)
+            info = build_case(case, out, arch, args.keep_plugin, args.trials)
             manifest["cases"][case.name] = info
             manifest["failed"].pop(case.name, None)
             print(f"  built {case.name:28s} {info['plugin']}  {info['seconds']:6.1f}s", flush=True)

@@ -50,6 +50,7 @@ def onnx2plugin(
     validate: str = "auto",
     cache_dir: str | Path | None = None,
     dtype: str = "keep",
+    trials: int = 0,
 ) -> ConvertResult:
     """Turn the selected nodes into TensorRT plugins and write the model that uses them.
 
@@ -59,6 +60,7 @@ def onnx2plugin(
     Sources go to ``<plugin_dir>/src/<plugin>.cu|.h`` and libraries to ``<plugin_dir>/lib/``; `plugin_dir`
     defaults to ``trt_plugin/`` beside the output model. `validate`: auto (when a GPU is present), always, never.
     `dtype`: the precision plugins compute in: keep (the model's), fp32, fp16 or bf16 (Casts are added around them).
+    `trials`: meta_schedule trials per plugin (needs a GPU, or tuning records beside the outputs); 0 = untuned.
 
     Example::
 
@@ -84,7 +86,7 @@ def onnx2plugin(
     source, output = Path(input_model_path).resolve(), Path(output_model_path).resolve()
     checks = validate == "always" or (validate == "auto" and gpu_available())
     resolved = _resolved(source, output, node_names, node_types, plugin_name_dict, dynamic, arch, checks, cache_dir,
-                         dtype)
+                         dtype, trials)
     plugin_dir = Path(plugin_dir).resolve() if plugin_dir else output.parent / "trt_plugin"
     plan, headers = make_plan(resolved, plugin_dir=plugin_dir, jobs=1)
     if validate == "always" and not plan.gpu:
@@ -101,7 +103,8 @@ def onnx2plugin(
                          time.perf_counter() - start)
 
 
-def _resolved(source, output, node_names, node_types, plugin_name_dict, dynamic, arch, validate, cache_dir, dtype):
+def _resolved(source, output, node_names, node_types, plugin_name_dict, dynamic, arch, validate, cache_dir, dtype,
+              trials):
     from .spec.model import Executor
     from .spec.resolve import DEFAULT_TOLERANCE, ResolvedModel, ResolvedSpec, ResolvedTargets
     from .stages.model_io import load_model
@@ -114,7 +117,7 @@ def _resolved(source, output, node_names, node_types, plugin_name_dict, dynamic,
     targets = ResolvedTargets(tuple(dict.fromkeys([*(node_names or ()), *mapping])), tuple(node_types or ()),
                               MappingProxyType(mapping))
     model = ResolvedModel(entry=0, source=source, output=output, stem=source.stem, targets=targets,
-                          arch=tuple(sorted(arch)), dtype=dtype, dynamic=MappingProxyType(dynamic), trials=0,
+                          arch=tuple(sorted(arch)), dtype=dtype, dynamic=MappingProxyType(dynamic), trials=trials,
                           per_op_trials=MappingProxyType({}), validate=validate, tolerance=DEFAULT_TOLERANCE)
     cache = Path(os.path.expanduser(str(cache_dir or os.environ.get("TPAT_CACHE_DIR") or "~/.cache/tpat")))
     return ResolvedSpec(None, output.parent, cache, Executor(kind="local", jobs=1), (model,))

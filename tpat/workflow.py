@@ -54,7 +54,7 @@ def make_plan(resolved, plugin_dir: Path | None = None, jobs: int | None = None,
     from .trt.headers import find_headers
 
     headers = find_headers()
-    wants_gpu = any(m.validate for m in resolved.models)
+    wants_gpu = any(m.validate or m.trials or any(m.per_op_trials.values()) for m in resolved.models)
     gpu = gpu_fingerprint() if wants_gpu else None
     plugin_dir = plugin_dir or resolved.output_dir / "trt_plugin"
     plan = build_plan(resolved, plugin_dir, headers.version_str if headers else None, gpu, jobs, check_trt)

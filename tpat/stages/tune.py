@@ -51,7 +51,7 @@ def tune(subgraph: onnx.ModelProto, sig: Signature, arch: str, trials: int, work
     best = {}
     for record in database.get_all_tuning_records():
         name = str(record.workload.mod.get_global_vars()[0].name_hint) if record.workload else "?"
-        costs = [float(c) for c in (record.run_secs or [])]
+        costs = [float(getattr(c, "value", c)) for c in (record.run_secs or [])]
         if costs:
             best[name] = min(best.get(name, float("inf")), sum(costs) / len(costs))
     summary = {"bucket": bucket, "trials": trials, "seconds": round(seconds, 1), "arch": arch,
