@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Tune a few benchmark cases with meta_schedule and benchmark tuned and untuned kernels, on one GPU machine that has
 # TVM (on the lent H100: the two-call bundle of ../shared/device/README.md). From the project root:
-#   bash benchmarks/tune_on_gpu.sh OUT UNTUNED_PREBUILT TRIALS CASE...
+#   bash benchmarks/tune_on_gpu.sh OUT UNTUNED_PREBUILT|- TRIALS CASE...
 # OUT gets untuned/ and tuned/ results (markdown, JSON, PNG) and tuning-records.tgz (the records to keep: any CPU
 # machine rebuilds the tuned sources from them, see tests/test_tuning_records.py).
 set -uo pipefail
@@ -16,5 +16,7 @@ start=$(date +%s)
 timeout "${TUNE_BUDGET_S:-420}" python3 benchmarks/prebuild.py "$tuned" --trials "$trials" --cases "$@"
 echo "tuning + builds: $(( $(date +%s) - start ))s"
 python3 benchmarks/run.py --prebuilt "$tuned" --out "$out/tuned" | tail -25
-python3 benchmarks/run.py --prebuilt "$untuned" --out "$out/untuned" | tail -30
+if [ "$untuned" != "-" ]; then  # "-": skip the untuned side (already measured)
+  python3 benchmarks/run.py --prebuilt "$untuned" --out "$out/untuned" | tail -30
+fi
 (cd "$tuned" && tar czf "$out/tuning-records.tgz" */trt_plugin/tuning */trt_plugin/meta prebuilt.json 2>/dev/null)

@@ -8,40 +8,18 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import onnx
+import pytest
 
 from tpat.workflow import apply_spec, load_resolved, make_plan
+from tuning_helpers import write_records
 from workflow_helpers import erf_model, tpat_cli, write_spec
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks.cases
 THREADS = 128  # the default schedule uses 1024 threads per block: the tuned kernels are told apart by this
-
-
-def _records(plugin, folder: Path, key: str) -> None:
-    import tvm
-    from tvm.s_tir import meta_schedule as ms
-    from tvm.s_tir.meta_schedule.tune_context import _normalize_mod
-
-    from tpat.stages.lower import _import, bind_dims, fused, target_for
-    from tpat.stages.tune import bucket_of
-
-    target = target_for(min(plugin.arch))
-    mod = fused(bind_dims(_import(onnx.load_from_string(plugin.subgraph), plugin.signature, "x"),
-                          bucket_of(plugin.signature)), target)
-    (func,) = [f for f in mod.functions.values() if isinstance(f, tvm.tirx.PrimFunc)]
-    workload = _normalize_mod(func)
-    sch = tvm.s_tir.Schedule(workload)
-    (block,) = sch.get_child_blocks(sch.get_sblock("root"))
-    bx, tx = sch.split(sch.fuse(*sch.get_loops(block)), [None, THREADS])
-    sch.bind(bx, "blockIdx.x")
-    sch.bind(tx, "threadIdx.x")
-    folder.mkdir(parents=True)
-    db = ms.database.JSONDatabase(work_dir=str(folder))
-    entry = db.commit_workload(workload)
-    db.commit_tuning_record(ms.database.TuningRecord(sch.trace, entry, [1e-6], target,
-                                                     ms.arg_info.ArgInfo.from_prim_func(func)))
-    (folder / "tune.json").write_text(json.dumps({"key": key, "trials": plugin.trials}))
 
 
 def test_rebuild_from_records_reproduces_tuned_sources(tmp_path):
@@ -59,7 +37,7 @@ def test_rebuild_from_records_reproduces_tuned_sources(tmp_path):
     plugin = plan.plugins["tpat_erf"]
     key = _tune_task(plan, plugin)
     out = tmp_path / "w" / "out"
-    _records(plugin, out / "trt_plugin" / "tuning" / "tpat_erf", key)
+    write_records(plugin, out / "trt_plugin" / "tuning" / "tpat_erf", key, THREADS)
 
     result = apply_spec(spec, progress=False)
     assert not result.failed_models
@@ -80,3 +58,41 @@ def test_rebuild_from_records_reproduces_tuned_sources(tmp_path):
     assert ("tpat_erf", "tune") in again.ran and not again.failed_models
     assert {p.name: p.read_bytes() for p in sorted(src.iterdir())} == sources
     assert (out / "tpat.lock.yaml").read_text() == manifest
+
+
+GPU_RECORDS = Path(__file__).resolve().parent.parent / "benchmarks" / "records"
+
+
+@pytest.mark.parametrize("case_name", sorted(p.name for p in GPU_RECORDS.iterdir() if p.is_dir()))
+def test_records_tuned_on_the_h100_rebuild_the_same_kernels_here(case_name, tmp_path):
+    """Records meta_schedule wrote on an H100 (benchmarks/tune_on_gpu.sh, 64 trials) rebuild, on this CPU machine,
+    the launch plan the GPU machine built from them -- and it is not the untuned one."""
+    import tpat
+    from benchmarks.cases import select
+    from tpat.api import _resolved
+    from tpat.plan.build import _tune_task
+
+    (case,) = select([case_name])
+    records = GPU_RECORDS / case_name
+    gpu_meta = json.loads((records / "gpu_meta.json").read_text())
+    plugin = gpu_meta["plugin"]
+    onnx.save(case.model(), tmp_path / "model.onnx")
+    resolved = _resolved((tmp_path / "model.onnx").resolve(), (tmp_path / "out.onnx").resolve(), [case_name], None,
+                         None, {}, ("sm_90",), False, None, "keep", 64)
+    plan, _ = make_plan(resolved, plugin_dir=tmp_path / "trt_plugin", jobs=1)
+    plan.gpu = "any GPU"
+    key = _tune_task(plan, plan.plugins[plugin])
+    folder = tmp_path / "trt_plugin" / "tuning" / plugin
+    folder.mkdir(parents=True)
+    for name in ("database_workload.json", "database_tuning_record.json"):
+        shutil.copyfile(records / name, folder / name)
+    # tune.json is metadata; its key is recomputed because tune keys no longer hash tpat's own code
+    (folder / "tune.json").write_text(json.dumps({**json.loads((records / "tune.json").read_text()), "key": key}))
+    tpat.onnx2plugin(tmp_path / "model.onnx", tmp_path / "out.onnx", node_names=[case_name], validate="never",
+                     trials=64)
+    rebuilt = json.loads((tmp_path / "trt_plugin" / "meta" / f"{plugin}.json").read_text())
+    assert rebuilt["launch_plan"] == gpu_meta["launch_plan"]
+    untuned = tpat.onnx2plugin(tmp_path / "model.onnx", tmp_path / "u" / "out.onnx", node_names=[case_name],
+                               validate="never")
+    plain = json.loads(untuned.plugins[0].files["meta"].read_text())
+    assert plain["launch_plan"] != gpu_meta["launch_plan"], "the records must change the kernels"

@@ -53,6 +53,31 @@ def build_policy_variants(root: Path, arch=("sm_90",)) -> None:
                          min_bs=1, opt_bs=128, max_bs=256, arch=tuple(arch), validate="never", dtype=policy)
 
 
+def build_tuned_dispatch(root: Path, arch=("sm_90",)) -> None:
+    """Erf with dynamic batch and records (hand-made, 128 threads) for batch 128 into ``root/tuned/Erf/``: the
+    launcher must pick the tuned kernels at 128 and the symbolic ones elsewhere."""
+    import tpat
+    from tpat.api import _resolved
+    from tpat.plan.build import _tune_task
+    from tpat.workflow import make_plan
+    from tuning_helpers import write_records
+
+    folder = root / "tuned" / "Erf"
+    folder.mkdir(parents=True, exist_ok=True)
+    onnx.save(op_models.erf(), folder / "model.onnx")
+    src, dst = (folder / "model.onnx").resolve(), (folder / "model.tpat.onnx").resolve()
+    from tpat.spec.model import DimRange
+
+    resolved = _resolved(src, dst, None, ["Erf"], None, {"batch": DimRange(min=1, opt=128, max=256)},
+                         tuple(arch), False, None, "keep", 8)
+    plan, _ = make_plan(resolved, plugin_dir=folder / "trt_plugin", jobs=1)
+    plan.gpu = "any GPU"
+    (plugin,) = plan.plugins.values()
+    write_records(plugin, folder / "trt_plugin" / "tuning" / plugin.name, _tune_task(plan, plugin), 128)
+    tpat.onnx2plugin(src, dst, node_types=["Erf"], dynamic_bs=True, min_bs=1, opt_bs=128, max_bs=256,
+                     arch=tuple(arch), validate="never", trials=8)
+
+
 def build_all(root: Path) -> None:
     """Everything the GPU tests read: dynamic plugins (harness_cases.prebuild) and the fixed-shape ones."""
     import harness_cases
@@ -60,3 +85,4 @@ def build_all(root: Path) -> None:
     harness_cases.prebuild(root, {**op_models.CORE_OPS, **op_models.EXTRA_OPS})
     build_fixed(root)
     build_policy_variants(root)
+    build_tuned_dispatch(root)

@@ -79,3 +79,15 @@ def test_dtype_policy_plugin_matches_the_fp32_node(plugin_dirs, name):
     report = validate_plugin(trt_plugin, plugin, [[b] for b in BATCHES])
     print(f"{name}: " + ", ".join(f"b={p.dims[0]} max_abs_err={p.max_abs_err:.2g}" for p in report.points))
     assert report.passed, report.points
+
+
+def test_tuned_bucket_and_symbolic_kernels_are_dispatched(plugin_dirs):
+    """A tuned plugin: the bucket (batch 128) runs the tuned kernel set, other batches the symbolic one."""
+    from tpat.verify import validate_plugin
+
+    trt_plugin = plugin_dirs / "tuned" / "Erf" / "trt_plugin"
+    plugin = _single_plugin(trt_plugin)
+    assert (trt_plugin / "src" / f"{plugin}_kernels_v1.cu").is_file()
+    report = validate_plugin(trt_plugin, plugin, [[1], [127], [128], [129], [256]])
+    print("tuned Erf: " + ", ".join(f"b={p.dims[0]} max_abs_err={p.max_abs_err:.2g}" for p in report.points))
+    assert report.passed, report.points

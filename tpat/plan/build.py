@@ -90,8 +90,10 @@ def _tune_task(plan: Plan, p: PluginPlan) -> str | None:
     from ..stages.tune import bucket_of, has_records
 
     v = plan.versions
+    # No tpat code digest here: records are TVM schedules of a workload and stay valid across tpat releases (a
+    # workload tpat now lowers differently simply finds no record and keeps the default schedule).
     inputs = {"subgraph": digest(p.subgraph), "signature": digest(p.signature.to_json()), "arch": min(p.arch),
-              "trials": p.trials, "bucket": bucket_of(p.signature), "tvm": v["tvm"], "tpat": v["tpat"], "seed": SEED}
+              "trials": p.trials, "bucket": bucket_of(p.signature), "tvm": v["tvm"], "seed": SEED}
     key = task_key("tune", inputs)
     records = plan.plugin_dir / "tuning" / p.name
     recorded = has_records(records) and _recorded_key(records) == key

@@ -33,9 +33,12 @@ class Lowered:
 
 
 def target_for(arch: str):
+    """The CUDA target, with the limits meta_schedule needs spelled out (all Volta and newer share them)."""
     import tvm
 
-    return tvm.target.Target({"kind": "cuda", "arch": arch})
+    return tvm.target.Target({"kind": "cuda", "arch": arch, "max_threads_per_block": 1024,
+                              "max_shared_memory_per_block": 49152, "thread_warp_size": 32,
+                              "registers_per_block": 65536})
 
 
 def describe_node(subgraph: onnx.ModelProto) -> str:
