@@ -5,7 +5,6 @@ import pytest
 from onnx import TensorProto as T
 
 import op_models
-from test_extract import _extract
 from tpat.errors import ModelError
 from tpat.stages.dtype_policy import bf16_bits_to_float32, float32_to_bf16_bits
 from tpat.stages.extract import DimRange, extract, prepare_model

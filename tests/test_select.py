@@ -1,4 +1,3 @@
-import onnx
 import pytest
 from onnx import TensorProto as T
 from onnx import helper as h

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-import op_models
 from tpat.errors import TpatError
 from tpat.workflow import apply_spec
 from workflow_helpers import erf_model, tpat_cli, write_spec

@@ -91,12 +91,11 @@ def _entry_meta(entry: str | None) -> dict:
 
 def plugin_paths(plugin_dir: Path, plugin: str) -> dict[str, Path]:
     """Where each output of a plugin lands (the seed's layout plus the kernels-only library and meta files)."""
+    from ..stages.codegen import file_names
+
     src, lib, meta = plugin_dir / "src", plugin_dir / "lib", plugin_dir / "meta"
     return {
-        "kernels_header": src / f"{plugin}_kernels.h",
-        "kernels_source": src / f"{plugin}_kernels.cu",
-        "plugin_header": src / f"{plugin}.h",
-        "plugin_source": src / f"{plugin}.cu",
+        **{key: src / name for key, name in file_names(plugin).items()},
         "kernels_library": lib / f"lib{plugin}_kernels.so",
         "plugin_library": lib / f"{plugin}.so",
         "subgraph": meta / f"{plugin}.onnx",

@@ -8,7 +8,6 @@ number of plugins can be linked into one binary.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from .. import __version__
 from ..ir import expr as E
@@ -20,12 +19,6 @@ PLUGIN_VERSION = "1"
 PLUGIN_NAMESPACE = ""
 _SCALAR_C = {"int64": "int64_t", "int32": "int32_t", "int16": "int16_t", "int8": "int8_t", "uint64": "uint64_t",
              "uint32": "uint32_t", "uint8": "uint8_t", "bool": "bool", "float32": "float", "float64": "double"}
-
-
-@dataclass(frozen=True)
-class Sources:
-    plugin: str
-    files: dict[str, str]  # file name -> text
 
 
 def file_names(plugin: str) -> dict[str, str]:

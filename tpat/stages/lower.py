@@ -19,10 +19,9 @@ import onnx
 
 from ..errors import LoweringError
 from ..ir import expr as E
-from ..ir.launch_plan import Buffer, Constant, Kernel, KernelArg, LaunchPlan
+from ..ir.launch_plan import LaunchPlan
 from ..ir.signature import Signature
 
-WORKSPACE_ALIGN = 256
 
 
 @dataclass(frozen=True)
