@@ -122,3 +122,26 @@ EXTRA_OPS: dict[str, Callable[[], onnx.ModelProto]] = {"Softmax_fp16": softmax_f
 POLICY_VARIANTS: dict[str, tuple[str, str]] = {"LayerNormalization_fp16": ("LayerNormalization", "fp16"),
                                                "Resize_fp16": ("Resize", "fp16"), "OneHot_fp16": ("OneHot", "fp16"),
                                                "Softmax_bf16policy": ("Softmax", "bf16")}
+
+
+def masked_softmax_chain() -> onnx.ModelProto:
+    """x -> Mul(scale) -> Add(mask) -> Softmax -> Erf; the masked scores also feed a Relu (a second output)."""
+    nodes = [
+        h.make_node("Mul", ["x", "scale"], ["scaled"], name="mul"),
+        h.make_node("Add", ["scaled", "mask"], ["masked"], name="add_mask"),
+        h.make_node("Softmax", ["masked"], ["probs"], name="softmax", axis=-1),
+        h.make_node("Erf", ["probs"], ["y"], name="erf"),
+        h.make_node("Relu", ["masked"], ["side"], name="side_use"),
+    ]
+    graph = h.make_graph(nodes, "masked_softmax", [_vi("x", T.FLOAT, [B, 4, 128]), _vi("mask", T.FLOAT, [B, 1, 128])],
+                         [_vi("y", T.FLOAT, [B, 4, 128]), _vi("side", T.FLOAT, [B, 4, 128])],
+                         initializer=[nh.from_array(np.array(0.125, np.float32), "scale")])
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", OPSET)], producer_name="tpat-tests")
+    model.ir_version = 8
+    return model
+
+
+# (model, groups of node names fused into one plugin each)
+FUSED_GROUPS: dict[str, tuple[Callable[[], onnx.ModelProto], list[list[str]]]] = {
+    "MaskedSoftmax": (masked_softmax_chain, [["mul", "add_mask", "softmax"]]),
+}

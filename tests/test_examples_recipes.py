@@ -113,19 +113,22 @@ def test_recipe_yaml_loads_and_selects(tmp_path, name):
     (m,) = load_spec(folder / "recipe.yaml").resolved_models()
     assert m.source == folder / "model.onnx" and m.arch == ("sm_90",) and "batch" in m.dynamic
     graph = onnx.load(str(m.source)).graph
-    targets = select_targets(graph, m.targets.nodes, m.targets.op_types, dict(m.targets.plugin_names))
+    targets = select_targets(graph, m.targets.nodes, m.targets.op_types, dict(m.targets.plugin_names),
+                             m.targets.fuse)
     assert targets and all(t.node_name for t in targets)
 
 
-def test_bert_recipe_targets_the_softmax_as_bert_softmax(tmp_path):
+def test_bert_recipe_fuses_mask_add_and_softmax_as_bert_softmax(tmp_path):
     module = _recipe_module("bert_attention_softmax")
     graph = module.build().graph
     folder = tmp_path / "r"
     shutil.copytree(RECIPES_DIR / "bert_attention_softmax", folder, ignore=shutil.ignore_patterns("*.onnx"))
     onnx.save(module.build(), folder / "model.onnx")
     (m,) = load_spec(folder / "recipe.yaml").resolved_models()
-    (t,) = select_targets(graph, m.targets.nodes, m.targets.op_types, dict(m.targets.plugin_names))
-    assert (t.node_name, t.op_type, t.plugin_name) == (module.SOFTMAX_NODE, "Softmax", "bert_softmax")
+    (t,) = select_targets(graph, m.targets.nodes, m.targets.op_types, dict(m.targets.plugin_names),
+                          m.targets.fuse)
+    assert (t.node_name, t.op_type, t.plugin_name) == (module.SOFTMAX_NODE, "Add+Softmax", "bert_softmax")
+    assert len(t.group) == 2
 
 
 def test_gnn_recipe_matches_numpy_scatter_add():

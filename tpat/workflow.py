@@ -151,7 +151,7 @@ def _rewrite_model(plan: Plan, mp, chains) -> ModelStatus:
     try:
         original = load_model(mp.source)
         replacements = [Replacement(n.node_index, n.node_name, name, n.inputs, n.outputs, n.folded,
-                                    input_casts=n.input_casts, output_casts=n.output_casts)
+                                    input_casts=n.input_casts, output_casts=n.output_casts, fused=n.fused)
                         for n, name in mp.nodes]
         save_model_atomic(rewrite(original, replacements), mp.output)
     except TpatError as exc:

@@ -42,6 +42,7 @@ def main(argv=None) -> int:
         prebuild_validation.build_fixed(args.out, tuple(args.arch or ("sm_90",)))
         prebuild_validation.build_policy_variants(args.out, tuple(args.arch or ("sm_90",)))
         prebuild_validation.build_tuned_dispatch(args.out, tuple(args.arch or ("sm_90",)))
+        prebuild_validation.build_fused(args.out, tuple(args.arch or ("sm_90",)))
     print(f"{len(manifest['ops'])} plugins in {args.out} against TensorRT {manifest['trt_version']} headers "
           f"({manifest['trt_include']}), {time.perf_counter() - start:.0f}s")
     return 0

@@ -78,6 +78,26 @@ def build_tuned_dispatch(root: Path, arch=("sm_90",)) -> None:
                      arch=tuple(arch), validate="never", trials=8)
 
 
+def build_fused(root: Path, arch=("sm_90",)) -> None:
+    """Fused groups (several nodes, one plugin) through `tpat apply` into ``root/fused/<name>/out/trt_plugin``."""
+    import yaml
+
+    from tpat.workflow import apply_spec
+
+    for name, (make, groups) in op_models.FUSED_GROUPS.items():
+        folder = root / "fused" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        onnx.save(make(), folder / "model.onnx")
+        spec = {"version": 1, "output_dir": "out",
+                "defaults": {"arch": list(arch), "validate": False,
+                             "dynamic": {"batch": {"min": 1, "opt": 128, "max": 256}}},
+                "models": [{"path": "model.onnx", "targets": {"fuse": groups}}]}
+        (folder / "spec.yaml").write_text(yaml.safe_dump(spec))
+        result = apply_spec(folder / "spec.yaml", progress=False)
+        if result.failed_models:
+            raise RuntimeError(f"fused {name}: {result.model_status}")
+
+
 def build_all(root: Path) -> None:
     """Everything the GPU tests read: dynamic plugins (harness_cases.prebuild) and the fixed-shape ones."""
     import harness_cases
@@ -86,3 +106,4 @@ def build_all(root: Path) -> None:
     build_fixed(root)
     build_policy_variants(root)
     build_tuned_dispatch(root)
+    build_fused(root)

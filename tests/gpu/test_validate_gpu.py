@@ -91,3 +91,15 @@ def test_tuned_bucket_and_symbolic_kernels_are_dispatched(plugin_dirs):
     report = validate_plugin(trt_plugin, plugin, [[1], [127], [128], [129], [256]])
     print("tuned Erf: " + ", ".join(f"b={p.dims[0]} max_abs_err={p.max_abs_err:.2g}" for p in report.points))
     assert report.passed, report.points
+
+
+@pytest.mark.parametrize("name", sorted(op_models.FUSED_GROUPS))
+def test_fused_group_plugin_matches_onnxruntime(plugin_dirs, name):
+    """Several nodes in one plugin (two outputs here): every output matches onnxruntime on the group."""
+    from tpat.verify import find_plugins, validate_plugin
+
+    trt_plugin = plugin_dirs / "fused" / name / "out" / "trt_plugin"
+    for plugin in find_plugins(trt_plugin):
+        report = validate_plugin(trt_plugin, plugin, [[b] for b in BATCHES])
+        print(f"{name}/{plugin}: " + ", ".join(f"b={p.dims[0]} max_abs_err={p.max_abs_err:.2g}" for p in report.points))
+        assert report.passed, report.points

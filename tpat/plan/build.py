@@ -56,7 +56,7 @@ def _plan_model(plan: Plan, mp: ModelPlan, m, by_content: dict[str, str]) -> Non
     original = load_model(m.source)
     model = prepare_model(original, dynamic)
     targets = select_targets(model.graph, list(m.targets.nodes), list(m.targets.op_types),
-                             dict(m.targets.plugin_names))
+                             dict(m.targets.plugin_names), getattr(m.targets, "fuse", ()))
     arch = tuple(m.arch) or DEFAULT_ARCH
     tolerance = {k: (v.rtol, v.atol) for k, v in m.tolerance.items()}
     for t in targets:
@@ -69,7 +69,8 @@ def _plan_model(plan: Plan, mp: ModelPlan, m, by_content: dict[str, str]) -> Non
                           "explicit_name": explicit})
         node = NodeRef(mp.index, t.node_index, t.node_name, t.op_type, ex.input_names, ex.output_names,
                        ex.folded_inputs, tuple((i, c[1]) for i, c in sorted(ex.input_casts.items())),
-                       tuple((j, c[0]) for j, c in sorted(ex.output_casts.items())))
+                       tuple((j, c[0]) for j, c in sorted(ex.output_casts.items())),
+                       tuple(i for i in t.indices if i != t.node_index))
         name = by_content.get(content)
         if name is None:
             name = _unique_name(plan, t.plugin_name, explicit, m.source, t.node_name)

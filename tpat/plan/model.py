@@ -33,6 +33,7 @@ class NodeRef:
     folded: tuple[str, ...]
     input_casts: tuple[tuple[int, int], ...] = ()  # dtype policy: (plugin input, dtype it takes)
     output_casts: tuple[tuple[int, int], ...] = ()  # (output, dtype the model declares)
+    fused: tuple[int, ...] = ()  # other nodes of a fused group (removed by the rewrite)
 
 
 @dataclass

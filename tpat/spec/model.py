@@ -110,6 +110,9 @@ class Targets(_Frozen):
     nodes: tuple[Name, ...] = Field(default=(), strict=False, description="node names")
     op_types: tuple[Name, ...] = Field(default=(), strict=False, description="every node of these op types")
     plugins: dict[Name, Name] = Field(default_factory=dict, description="node name -> plugin name")
+    fuse: tuple[Annotated[tuple[Name, ...], Field(strict=False, min_length=2)], ...] = Field(
+        default=(), strict=False,
+        description="groups of connected node names, each fused into one plugin (named after its last node)")
 
     @field_validator("nodes", "op_types")
     @classmethod
@@ -118,9 +121,9 @@ class Targets(_Frozen):
 
     @model_validator(mode="after")
     def _something(self) -> Targets:
-        if not (self.nodes or self.op_types or self.plugins):
+        if not (self.nodes or self.op_types or self.plugins or self.fuse):
             raise PydanticCustomError("no_targets", "targets selects nothing",
-                                      {"hint": "give at least one of nodes, op_types, plugins"})
+                                      {"hint": "give at least one of nodes, op_types, plugins, fuse"})
         return self
 
 

@@ -39,6 +39,7 @@ class ResolvedTargets:
     nodes: tuple[str, ...]
     op_types: tuple[str, ...]
     plugin_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    fuse: tuple[tuple[str, ...], ...] = ()  # node groups fused into one plugin each
 
     def plugin_name(self, node: str) -> str | None:
         """The user's name for `node`'s plugin, or None to let the planner derive one."""
@@ -175,8 +176,9 @@ def _arch_key(arch: str) -> tuple[int, str]:
 
 
 def _targets(m: ModelSpec) -> ResolvedTargets:
-    nodes = tuple(dict.fromkeys(m.targets.nodes + tuple(m.targets.plugins)))
-    return ResolvedTargets(nodes, m.targets.op_types, _frozen_map(m.targets.plugins))
+    grouped = {n for g in m.targets.fuse for n in g}
+    nodes = tuple(dict.fromkeys(m.targets.nodes + tuple(p for p in m.targets.plugins if p not in grouped)))
+    return ResolvedTargets(nodes, m.targets.op_types, _frozen_map(m.targets.plugins), m.targets.fuse)
 
 
 def _clashing_outputs(models: list[ResolvedModel], spec: Spec, origin: Origin) -> list[SpecIssue]:

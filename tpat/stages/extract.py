@@ -104,24 +104,22 @@ def extract(model: onnx.ModelProto, target: Target, dynamic: Mapping[str, DimRan
 
     `dtype_policy` (keep | fp32 | fp16 | bf16) sets the precision the plugin computes in (see `dtype_policy`)."""
     graph = gs.import_onnx(model)
-    node = graph.nodes[target.node_index]
+    group = [graph.nodes[i] for i in target.indices]
     shapes = _Shapes(model)
     where = f"node {target.node_name!r} ({target.op_type})"
+    if len(group) > 1 and dtype_policy != "keep":
+        raise ModelError(f"{where}: a dtype policy applies to single-node plugins only",
+                         hint="set `dtype: keep` for this model, or fuse fewer nodes")
     dim_names = _DimNames(dynamic)
+    produced = {t.name for n in group for t in n.outputs}
     sub_inputs, plugin_inputs, folded = [], [], []
-    node_inputs = []
-    for tensor in node.inputs:
-        if tensor.name == "":
-            node_inputs.append(gs.Variable.empty())
-            continue
+    tensors: dict[str, object] = {}  # model tensor name -> the subgraph's tensor
+
+    def external(tensor):
         value = _constant_value(tensor)
         if value is not None and value.nbytes <= EMBED_LIMIT_BYTES:
-            node_inputs.append(gs.Constant(f"c{len(folded)}", np.array(value, order="C")))
             folded.append(tensor.name)
-            continue
-        if tensor.name in plugin_inputs:  # the same tensor twice (Add(x, x)) is one plugin input
-            node_inputs.append(sub_inputs[plugin_inputs.index(tensor.name)])
-            continue
+            return gs.Constant(f"c{len(folded) - 1}", np.array(value, order="C"))
         if value is not None:
             elem, dims = onnx.helper.np_dtype_to_tensor_dtype(value.dtype), list(value.shape)
         else:
@@ -131,20 +129,43 @@ def extract(model: onnx.ModelProto, target: Target, dynamic: Mapping[str, DimRan
                                  hint="add a value_info for it or export the model with shapes")
             elem, dims = known
         sub_inputs.append(_variable(f"in{len(sub_inputs)}", elem, dims, dim_names, where, tensor.name))
-        node_inputs.append(sub_inputs[-1])
-        plugin_inputs.append(tensor.name)
-    outputs = []
-    for j, tensor in enumerate(node.outputs):
-        known = shapes.get(tensor.name)
-        elem = known[0] if known else (tensor.dtype and onnx.helper.np_dtype_to_tensor_dtype(np.dtype(tensor.dtype)))
-        if not elem:
-            raise ModelError(f"{where}: dtype of output {tensor.name!r} is unknown after shape inference")
-        dims = known[1] if known else None
-        outputs.append(_variable(f"out{j}", elem, dims, dim_names, where, tensor.name, allow_unknown=True))
-    # The node is named after its op, not the model's node: identical nodes give identical bytes (plugin reuse).
-    sub_node = gs.Node(node.op, name=node.op.lower(), attrs=dict(node.attrs), inputs=node_inputs,
-                       outputs=outputs, domain=node.domain)
-    sub = gs.Graph(nodes=[sub_node], inputs=sub_inputs, outputs=outputs, name="tpat_subgraph",
+        plugin_inputs.append(tensor.name)  # the same tensor twice (Add(x, x)) is one plugin input
+        return sub_inputs[-1]
+
+    boundary = _boundary_outputs(graph, group, target)
+    outputs, sub_nodes = [], []
+    for k, node in enumerate(group):
+        node_inputs = []
+        for tensor in node.inputs:
+            if tensor.name == "":
+                node_inputs.append(gs.Variable.empty())
+            elif tensor.name in tensors:
+                node_inputs.append(tensors[tensor.name])
+            elif tensor.name in produced:
+                raise ModelError(f"{where}: the fused nodes are not in topological order")
+            else:
+                tensors[tensor.name] = external(tensor)
+                node_inputs.append(tensors[tensor.name])
+        node_outputs = []
+        for tensor in node.outputs:
+            if tensor.name in boundary:
+                known = shapes.get(tensor.name)
+                elem = known[0] if known else (tensor.dtype and
+                                               onnx.helper.np_dtype_to_tensor_dtype(np.dtype(tensor.dtype)))
+                if not elem:
+                    raise ModelError(f"{where}: dtype of output {tensor.name!r} is unknown after shape inference")
+                out = _variable(f"out{len(outputs)}", elem, known[1] if known else None, dim_names, where,
+                                tensor.name, allow_unknown=True)
+                outputs.append((tensor.name, out))
+            else:
+                out = gs.Variable(f"t{len(tensors)}")
+            tensors[tensor.name] = out
+            node_outputs.append(out)
+        # Named after the op, not the model's node: identical nodes give identical bytes (plugin reuse).
+        name = node.op.lower() if len(group) == 1 else f"{node.op.lower()}{k}"
+        sub_nodes.append(gs.Node(node.op, name=name, attrs=dict(node.attrs), inputs=node_inputs,
+                                 outputs=node_outputs, domain=node.domain))
+    sub = gs.Graph(nodes=sub_nodes, inputs=sub_inputs, outputs=[o for _, o in outputs], name="tpat_subgraph",
                    opset=graph.opset, import_domains=graph.import_domains)
     proto = gs.export_onnx(sub, do_type_check=False)
     proto.producer_name, proto.producer_version = "tpat", ""
@@ -152,9 +173,23 @@ def extract(model: onnx.ModelProto, target: Target, dynamic: Mapping[str, DimRan
     conversion = convert_dtypes(proto, dtype_policy, where)
     sig = _signature(conversion.model, dim_names, dynamic, where)
     converted = conversion.model is not proto
-    return Extracted(target, conversion.model, sig, tuple(plugin_inputs), tuple(t.name for t in node.outputs),
+    return Extracted(target, conversion.model, sig, tuple(plugin_inputs), tuple(n for n, _ in outputs),
                      tuple(folded), proto if converted and (conversion.inputs or conversion.outputs) else None,
                      conversion.inputs, conversion.outputs)
+
+
+def _boundary_outputs(graph, group, target) -> list[str]:
+    """Tensors the plugin must produce: all outputs of a single node (as the node had them); for a fused group,
+    those used outside it or returned by the graph."""
+    if len(group) == 1:
+        return [t.name for t in group[0].outputs]
+    inside = {id(n) for n in group}
+    outside_use = {t.name for n in graph.nodes if id(n) not in inside for t in n.inputs}
+    outside_use |= {t.name for t in graph.outputs}
+    names = [t.name for n in group for t in n.outputs if t.name in outside_use]
+    if not names:
+        raise ModelError(f"node {target.node_name!r} ({target.op_type}): the fused group's results are unused")
+    return names
 
 
 def _constant_value(tensor) -> np.ndarray | None:

@@ -55,6 +55,7 @@ class PlanReader:
         self.constants: list[Constant] = []
         self.const_keys: dict[int, int] = {}
         self.calls: list[tuple[str, list, list[_Slot | None]]] = []
+        self.tuples: dict[int, list] = {}  # relax tuple vars -> their fields
 
     def fail(self, why: str, hint: str | None = None):
         raise LoweringError(f"node {self.what}: {why}", hint=hint)
@@ -97,6 +98,11 @@ class PlanReader:
         if isinstance(value, relax.Var):
             if key(value) in self.slots:
                 self.slots[key(var)] = self.slots[key(value)]
+            if key(value) in self.tuples:
+                self.tuples[key(var)] = self.tuples[key(value)]
+            return
+        if isinstance(value, relax.Tuple):  # several outputs (a fused group): returned as one tuple
+            self.tuples[key(var)] = list(value.fields)
             return
         if not isinstance(value, relax.Call):
             self.fail(f"unexpected relax binding {var.name} = {type(value).__name__}")
@@ -139,7 +145,7 @@ class PlanReader:
     def _bind_outputs(self, ret):
         from tvm import relax
 
-        outs = list(ret.fields) if isinstance(ret, relax.Tuple) else [ret]
+        outs = list(ret.fields) if isinstance(ret, relax.Tuple) else self.tuples.get(key(ret), [ret])
         if len(outs) != len(self.sig.outputs):
             self.fail(f"TVM returns {len(outs)} outputs, the node has {len(self.sig.outputs)}")
         for i, out in enumerate(outs):

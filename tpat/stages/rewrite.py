@@ -31,6 +31,7 @@ class Replacement:
     plugin_namespace: str = ""
     input_casts: tuple[tuple[int, int], ...] = ()  # (plugin input index, dtype the plugin takes)
     output_casts: tuple[tuple[int, int], ...] = ()  # (output index, dtype the model declares)
+    fused: tuple[int, ...] = ()  # the other nodes of a fused group, removed (the plugin takes the last one's place)
 
 
 def rewrite(model: onnx.ModelProto, replacements: Sequence[Replacement]) -> onnx.ModelProto:
@@ -40,14 +41,18 @@ def rewrite(model: onnx.ModelProto, replacements: Sequence[Replacement]) -> onnx
     dropped: set[str] = set()
     for r in replacements:
         old = nodes[r.node_index]
-        if old.name != r.node_name or list(old.output) != list(r.outputs):
+        produced = {t for i in (r.node_index, *r.fused) for t in nodes[i].output}
+        if old.name != r.node_name or not set(r.outputs) <= produced:
             raise ModelError(f"rewrite: node {r.node_index} is {old.name!r}, expected {r.node_name!r}",
                              hint="the model changed between extraction and rewrite; run again")
         nodes[r.node_index] = _plugin_nodes(old, r)
+        for i in r.fused:
+            nodes[i] = []
         dropped.update(r.dropped_inputs)
     del out.graph.node[:]
     for n in nodes:
         out.graph.node.extend(n if isinstance(n, list) else [n])
+    _drop_dangling_value_info(out.graph)
     _remove_orphans(out.graph, dropped)
     if not any(o.domain == PLUGIN_DOMAIN for o in out.opset_import) and replacements:
         out.opset_import.append(onnx.helper.make_opsetid(PLUGIN_DOMAIN, 1))
@@ -76,6 +81,15 @@ def _plugin_nodes(old: onnx.NodeProto, r: Replacement) -> list[onnx.NodeProto]:
                                  plugin_version=r.plugin_version, plugin_namespace=r.plugin_namespace)
     node.doc_string = f"tpat plugin for {old.op_type} node {old.name!r}"
     return [*before, node, *after]
+
+
+def _drop_dangling_value_info(graph: onnx.GraphProto) -> None:
+    """value_info of tensors a fused group kept internal no longer describes anything: drop it."""
+    live = {t for n in graph.node for t in (*n.input, *n.output)} | {i.name for i in graph.input}
+    keep = [v for v in graph.value_info if v.name in live]
+    if len(keep) != len(graph.value_info):
+        del graph.value_info[:]
+        graph.value_info.extend(keep)
 
 
 def _remove_orphans(graph: onnx.GraphProto, candidates: set[str]) -> None:

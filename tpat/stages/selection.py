@@ -19,10 +19,17 @@ from ..names import default_plugin_name, identifier
 
 @dataclass(frozen=True)
 class Target:
-    node_index: int  # position in graph.node: nodes may be nameless, names may repeat
+    """One plugin to make: a node, or a fused group of nodes named after its last node (`group` in graph order)."""
+
+    node_index: int  # position in graph.node: nodes may be nameless, names may repeat; a group's last node
     node_name: str
-    op_type: str
+    op_type: str  # a group's op types joined by '+', e.g. "Add+Softmax"
     plugin_name: str
+    group: tuple[int, ...] = ()  # every node of a fused group; empty for a single node
+
+    @property
+    def indices(self) -> tuple[int, ...]:
+        return self.group or (self.node_index,)
 
 
 def orient_plugin_map(mapping: Mapping[str, str], node_names: Iterable[str]) -> dict[str, str]:
@@ -56,7 +63,10 @@ def select_targets(
     node_names: Sequence[str] | None = None,
     node_types: Sequence[str] | None = None,
     plugin_name_dict: Mapping[str, str] | None = None,
+    fuse: Sequence[Sequence[str]] = (),
 ) -> list[Target]:
+    """Targets in graph order. `fuse` lists groups of node names that become one plugin each (e.g. a mask Add and
+    the Softmax it feeds); a node in a group is not also converted alone."""
     nodes = list(graph.node)
     by_name: dict[str, int] = {}
     for i, n in enumerate(nodes):
@@ -84,11 +94,67 @@ def select_targets(
             take(i)
     for name in plugin_for:
         take(by_name[name])
-    if not chosen:
+    groups = [_group(graph, names, by_name) for names in fuse]
+    grouped = {i for g in groups for i in g}
+    if not chosen and not groups:
         raise SelectionError("no node selected", hint="give node names (-n), op types (-t) or a plugin map (-p)")
-    targets = [_target(nodes[i], i, plugin_for) for i in sorted(chosen)]
+    targets = [_target(nodes[i], i, plugin_for) for i in sorted(chosen) if i not in grouped]
+    targets += [_group_target(nodes, g, plugin_for) for g in groups]
+    targets.sort(key=lambda t: t.node_index)
     _check_unique(targets)
     return targets
+
+
+def _group(graph: onnx.GraphProto, names: Sequence[str], by_name: Mapping[str, int]) -> tuple[int, ...]:
+    """Indices of a fusable group: known nodes, at least two, connected, and convex (no path leaves the group
+    and comes back, which would make the fused node depend on itself)."""
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        raise SelectionError(f"fuse group {list(names)} names no node {missing[0]!r}",
+                             hint=_suggest(missing[0], by_name) or "list node names with `tpat inspect model.onnx`")
+    group = tuple(sorted({by_name[n] for n in names}))
+    if len(group) < 2:
+        raise SelectionError(f"fuse group {list(names)} has fewer than two nodes",
+                             hint="select a single node with `nodes:` instead")
+    nodes = list(graph.node)
+    producer = {t: i for i, n in enumerate(nodes) for t in n.output}
+    inside = set(group)
+    consumers: dict[int, set[int]] = {}
+    for i, n in enumerate(nodes):
+        for t in n.input:
+            if t in producer:
+                consumers.setdefault(producer[t], set()).add(i)
+    edges = {g: (consumers.get(g, set()) & inside) | {producer[t] for t in nodes[g].input
+                                                      if producer.get(t) in inside} for g in group}
+    linked, todo = set(), [group[0]]
+    while todo:  # undirected reachability inside the group
+        g = todo.pop()
+        if g not in linked:
+            linked.add(g)
+            todo.extend(edges[g])
+    if linked != inside:
+        raise SelectionError(f"fuse group {list(names)} is not connected",
+                             hint="fuse nodes that feed each other, e.g. a mask Add and its Softmax")
+    outside_reach = set()
+    stack = [c for g in group for c in consumers.get(g, ()) if c not in inside]
+    while stack:
+        i = stack.pop()
+        if i in outside_reach:
+            continue
+        outside_reach.add(i)
+        stack.extend(consumers.get(i, ()))
+    if outside_reach & inside:
+        raise SelectionError(f"fuse group {list(names)} would depend on itself: a path leaves it and comes back",
+                             hint="add the nodes on that path to the group, or fuse fewer nodes")
+    return group
+
+
+def _group_target(nodes: list, group: tuple[int, ...], plugin_for: Mapping[str, str]) -> Target:
+    last = nodes[group[-1]]
+    op_type = "+".join(nodes[i].op_type for i in group)
+    wanted = next((plugin_for[nodes[i].name] for i in reversed(group) if nodes[i].name in plugin_for), None)
+    plugin = identifier(wanted) if wanted else default_plugin_name(last.name, last.op_type, group[-1])
+    return Target(group[-1], last.name, op_type, plugin, group)
 
 
 def _target(node: onnx.NodeProto, index: int, plugin_for: Mapping[str, str]) -> Target:
