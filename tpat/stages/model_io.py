@@ -20,12 +20,16 @@ def load_model(path: str | Path) -> onnx.ModelProto:
                          hint="the file is corrupt or not ONNX; re-export it") from exc
     if not model.graph.node:
         raise ModelError(f"model {str(p)!r} has no nodes", hint="is this the right file?")
+    check_model(model, f"model {str(p)!r}", "fix the model first (tpat never edits the input model)")
+    return model
+
+
+def check_model(model: onnx.ModelProto, what: str, hint: str) -> None:
+    """onnx.checker with its first line of complaint turned into a ModelError naming `what`."""
     try:
         onnx.checker.check_model(model)
     except Exception as exc:
-        raise ModelError(f"model {str(p)!r} fails onnx.checker: {str(exc).splitlines()[0][:300]}",
-                         hint="fix the model first (tpat never edits the input model)") from exc
-    return model
+        raise ModelError(f"{what} fails onnx.checker: {str(exc).splitlines()[0][:300]}", hint=hint) from exc
 
 
 def save_model_atomic(model: onnx.ModelProto, path: str | Path) -> None:

@@ -15,6 +15,7 @@ from typing import Sequence
 import onnx
 
 from ..errors import ModelError
+from .model_io import check_model
 
 PLUGIN_DOMAIN = "trt.plugins"
 
@@ -56,11 +57,7 @@ def rewrite(model: onnx.ModelProto, replacements: Sequence[Replacement]) -> onnx
     _remove_orphans(out.graph, dropped)
     if not any(o.domain == PLUGIN_DOMAIN for o in out.opset_import) and replacements:
         out.opset_import.append(onnx.helper.make_opsetid(PLUGIN_DOMAIN, 1))
-    try:
-        onnx.checker.check_model(out)
-    except Exception as exc:
-        raise ModelError(f"the rewritten model fails onnx.checker: {str(exc).splitlines()[0][:300]}",
-                         hint="this is a tpat bug; please report it with the model") from exc
+    check_model(out, "the rewritten model", "this is a tpat bug; please report it with the model")
     return out
 
 
