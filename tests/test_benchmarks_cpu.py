@@ -175,3 +175,13 @@ def test_plot(tmp_path):
     (tmp_path / "r.json").write_text(json.dumps({"env": env, "rows": rows}))
     png = plot.plot(tmp_path / "r.json", tmp_path / "r.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_compare_renders_tuned_vs_untuned_from_committed_runs():
+    from benchmarks.compare import compare
+
+    results = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
+    text = compare(results / "results.json", [results / "tuned" / "results.json", results / "tuned2" / "results.json"])
+    rows = [ln for ln in text.splitlines() if ln.startswith("| ") and "µs" not in ln]
+    assert len(rows) == 6 and "Geomean over 6 tuned cases" in text
+    assert (results / "tuned_vs_untuned.md").read_text() == text, "regenerate with benchmarks/compare.py"
