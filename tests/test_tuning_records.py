@@ -14,8 +14,8 @@ from pathlib import Path
 import onnx
 import pytest
 
-from tpat.workflow import apply_spec, load_resolved, make_plan
-from tuning_helpers import write_records
+from tpat.workflow import apply_spec, load_resolved
+from tuning_helpers import planned_tune_key, write_records
 from workflow_helpers import erf_model, tpat_cli, write_spec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks.cases
@@ -29,13 +29,7 @@ def test_rebuild_from_records_reproduces_tuned_sources(tmp_path):
     plan_text = tpat_cli("plan", str(spec)).stdout
     assert "tune skipped: 16 trials asked, but no GPU here and no records" in plan_text
 
-    resolved = load_resolved(spec)
-    plan, _ = make_plan(resolved)
-    plan.gpu = "any GPU"  # plan as a GPU machine would, to learn the tune key its records carry
-    from tpat.plan.build import _tune_task
-
-    plugin = plan.plugins["tpat_erf"]
-    key = _tune_task(plan, plugin)
+    plugin, key = planned_tune_key(load_resolved(spec))
     out = tmp_path / "w" / "out"
     write_records(plugin, out / "trt_plugin" / "tuning" / "tpat_erf", key, THREADS)
 
@@ -70,7 +64,6 @@ def test_records_tuned_on_the_h100_rebuild_the_same_kernels_here(case_name, tmp_
     import tpat
     from benchmarks.cases import select
     from tpat.api import _resolved
-    from tpat.plan.build import _tune_task
 
     (case,) = select([case_name])
     records = GPU_RECORDS / case_name
@@ -79,9 +72,7 @@ def test_records_tuned_on_the_h100_rebuild_the_same_kernels_here(case_name, tmp_
     onnx.save(case.model(), tmp_path / "model.onnx")
     resolved = _resolved((tmp_path / "model.onnx").resolve(), (tmp_path / "out.onnx").resolve(), [case_name], None,
                          None, {}, ("sm_90",), False, None, "keep", 64)
-    plan, _ = make_plan(resolved, plugin_dir=tmp_path / "trt_plugin", jobs=1)
-    plan.gpu = "any GPU"
-    key = _tune_task(plan, plan.plugins[plugin])
+    _, key = planned_tune_key(resolved, tmp_path / "trt_plugin")
     folder = tmp_path / "trt_plugin" / "tuning" / plugin
     folder.mkdir(parents=True)
     for name in ("database_workload.json", "database_tuning_record.json"):

@@ -33,3 +33,14 @@ def write_records(plugin, folder: Path, key: str, threads: int) -> None:
     db.commit_tuning_record(ms.database.TuningRecord(sch.trace, entry, [1e-6], target,
                                                      ms.arg_info.ArgInfo.from_prim_func(func)))
     (folder / "tune.json").write_text(json.dumps({"key": key, "trials": plugin.trials}))
+
+
+def planned_tune_key(resolved, plugin_dir: Path | None = None) -> tuple[object, str]:
+    """(the single plugin's plan, its tune key) as a machine with a GPU would plan it: the key records carry."""
+    from tpat.plan.build import _tune_task
+    from tpat.workflow import make_plan
+
+    plan, _ = make_plan(resolved, plugin_dir=plugin_dir, jobs=1)
+    plan.gpu = "any GPU"
+    (plugin,) = plan.plugins.values()
+    return plugin, _tune_task(plan, plugin)

@@ -4,6 +4,7 @@ the models, write the manifest. A failing model is reported without losing the o
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -85,8 +86,6 @@ def run_plan(plan: Plan, headers, progress: bool = True) -> ApplyResult:
             first = result.commands.get(p.nodes[0].model)  # ready commands for the first model using it
             result.artifacts[name] = materialize(p, chain, plan.plugin_dir, {"commands": first} if first else None)
         if "validate" in chain.entries:
-            import json
-
             report = json.loads((Path(chain.entries["validate"]) / "report.json").read_text())
             result.validation[name] = _validation_summary(report)
     for mp in plan.models:
@@ -167,8 +166,7 @@ def load_resolved(spec_path: Path):
 
 def apply_spec(spec_path: Path, jobs: int | None = None, frozen: bool = False, progress: bool = True,
                check_trt: bool = False) -> ApplyResult:
-    from .manifest import MANIFEST_NAME, RUN_RECORD_NAME, check_frozen, manifest_data, read_manifest, write_manifest
-    from .manifest.lock import write_run_record
+    from .manifest import MANIFEST_NAME, RUN_RECORD_NAME, check_frozen, manifest_data, read_manifest, write_yaml
 
     started = datetime.now(timezone.utc)
     resolved = load_resolved(Path(spec_path))
@@ -181,8 +179,8 @@ def apply_spec(spec_path: Path, jobs: int | None = None, frozen: bool = False, p
     if frozen:
         _check_artifacts(read_manifest(manifest_path), data, manifest_path)
     else:
-        write_manifest(manifest_path, data)
-    write_run_record(plan.output_dir / RUN_RECORD_NAME, {
+        write_yaml(manifest_path, data)
+    write_yaml(plan.output_dir / RUN_RECORD_NAME, {
         "started": started.isoformat(timespec="seconds"), "seconds": round(result.seconds, 3),
         "tasks_run": [f"{s} {n} ({result.chains[n].seconds.get(s, 0):.2f}s)" for n, s in result.ran],
         "tasks_cached": len(plan.tasks()) - len(result.ran)})

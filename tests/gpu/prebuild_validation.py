@@ -58,9 +58,7 @@ def build_tuned_dispatch(root: Path, arch=("sm_90",)) -> None:
     launcher must pick the tuned kernels at 128 and the symbolic ones elsewhere."""
     import tpat
     from tpat.api import _resolved
-    from tpat.plan.build import _tune_task
-    from tpat.workflow import make_plan
-    from tuning_helpers import write_records
+    from tuning_helpers import planned_tune_key, write_records
 
     folder = root / "tuned" / "Erf"
     folder.mkdir(parents=True, exist_ok=True)
@@ -70,10 +68,8 @@ def build_tuned_dispatch(root: Path, arch=("sm_90",)) -> None:
 
     resolved = _resolved(src, dst, None, ["Erf"], None, {"batch": DimRange(min=1, opt=128, max=256)},
                          tuple(arch), False, None, "keep", 8)
-    plan, _ = make_plan(resolved, plugin_dir=folder / "trt_plugin", jobs=1)
-    plan.gpu = "any GPU"
-    (plugin,) = plan.plugins.values()
-    write_records(plugin, folder / "trt_plugin" / "tuning" / plugin.name, _tune_task(plan, plugin), 128)
+    plugin, key = planned_tune_key(resolved, folder / "trt_plugin")
+    write_records(plugin, folder / "trt_plugin" / "tuning" / plugin.name, key, 128)
     tpat.onnx2plugin(src, dst, node_types=["Erf"], dynamic_bs=True, min_bs=1, opt_bs=128, max_bs=256,
                      arch=tuple(arch), validate="never", trials=8)
 

@@ -97,7 +97,8 @@ def _no_validation(plan: Plan, p) -> str:
     return "not run: no GPU on this machine" if not plan.gpu else "not run"
 
 
-def write_manifest(path: Path, data: dict) -> None:
+def write_yaml(path: Path, data: dict) -> None:
+    """The manifest and the run record: keys in the order given (stable diffs), written atomically."""
     atomic_write_text(path, yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=120))
 
 
@@ -144,5 +145,3 @@ def check_frozen(plan: Plan, manifest: dict | None, path: Path) -> None:
                         hint="review the changes, then run `tpat apply` without --frozen to update the manifest")
 
 
-def write_run_record(path: Path, data: dict) -> None:
-    atomic_write_text(path, yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=120))

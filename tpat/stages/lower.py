@@ -183,12 +183,12 @@ def _schedule(mod, target, database_dir: str | None):
     from tvm import relax
     from tvm.relax.backend.cuda import pipeline as cuda_pipeline
 
+    passes = list(cuda_pipeline.legalize_passes(target))
     if database_dir:  # tuned: apply the records first; dlight then schedules only what they do not cover
-        mod = fused(mod, target)
-        mod = relax.transform.MetaScheduleApplyDatabase(work_dir=database_dir)(mod)
-    scheduled = tvm.transform.Sequential(list(cuda_pipeline.legalize_passes(target)))(mod) if database_dir else \
-        tvm.transform.Sequential(list(cuda_pipeline.library_dispatch_passes(target)) +
-                                 list(cuda_pipeline.legalize_passes(target)))(mod)
+        mod = relax.transform.MetaScheduleApplyDatabase(work_dir=database_dir)(fused(mod, target))
+    else:
+        passes = list(cuda_pipeline.library_dispatch_passes(target)) + passes
+    scheduled = tvm.transform.Sequential(passes)(mod)
     planned = tvm.transform.Sequential(
         list(cuda_pipeline.dataflow_lower_passes(target)) + [relax.transform.StaticPlanBlockMemory()]
     )(scheduled)

@@ -9,7 +9,7 @@ build or run is discarded by meta_schedule itself; it never aborts the search.
 
 from __future__ import annotations
 
-import json
+import shutil
 import time
 from pathlib import Path
 
@@ -28,7 +28,8 @@ def bucket_of(sig: Signature) -> dict[str, int]:
 
 def tune(subgraph: onnx.ModelProto, sig: Signature, arch: str, trials: int, work_dir: Path,
          bucket: dict[str, int] | None = None, seed: int = 0, what: str = "node") -> dict:
-    """Search `trials` candidates over the bucket's PrimFuncs; writes the records into `work_dir`."""
+    """Search `trials` candidates over the bucket's PrimFuncs; writes the records into `work_dir` and returns a
+    summary (the tune task stores it, with its key, as tune.json)."""
     import tvm
     from tvm.s_tir import meta_schedule as ms
 
@@ -56,11 +57,7 @@ def tune(subgraph: onnx.ModelProto, sig: Signature, arch: str, trials: int, work
             best[name] = min(best.get(name, float("inf")), sum(costs) / len(costs))
     summary = {"bucket": bucket, "trials": trials, "seconds": round(seconds, 1), "arch": arch,
                "best_us": {k: round(v * 1e6, 3) for k, v in sorted(best.items())}}
-    (work_dir / "tune.json").write_text(json.dumps(summary, indent=1, sort_keys=True))
-    for stray in work_dir.glob("logs"):  # meta_schedule's own logs: large, not part of the records
-        import shutil
-
-        shutil.rmtree(stray, ignore_errors=True)
+    shutil.rmtree(work_dir / "logs", ignore_errors=True)  # meta_schedule's own logs: large, not part of the records
     return summary
 
 
