@@ -1,10 +1,12 @@
-"""Untuned vs tuned, per case, from results.json files of benchmarks/run.py (no GPU needed).
+"""Untuned vs tuned, per case with H100 records, from results.json files of benchmarks/run.py (no GPU needed).
 
     python3 benchmarks/compare.py UNTUNED.json TUNED.json [TUNED2.json ...] > benchmarks/results/tuned_vs_untuned.md
 
-Each tuned case is matched with the untuned row of the same case. Eager, torch.compile and the roofline come from
-the tuned file's run; "untuned" from the untuned run. All files must come from one device (checked), so the
-speedups compare kernels measured on the same GPU, driver and torch.
+Each case that has records (benchmarks/records/<case>) is matched with the untuned row of the same case. The tuned
+run builds those cases from their records; where tune.json's verdict kept the default schedule (the tuned one
+measured slower), the tuned run runs the default kernels and the row says so. Eager, torch.compile and the
+roofline come from the tuned file's run; "untuned" from the untuned run. All files must come from one device
+(checked), so the speedups compare kernels measured on the same GPU, driver and torch.
 """
 
 from __future__ import annotations
@@ -20,9 +22,24 @@ def _rows(path: Path) -> tuple[dict, dict[str, dict]]:
     return data["env"], {r["case"]: r for r in data["rows"] if r.get("status") == "ok" and r.get("ours")}
 
 
-def _tuning(case: str) -> str:
-    tune = Path(__file__).resolve().parent / "records" / case / "tune.json"
-    return f"{json.loads(tune.read_text())['seconds']:.0f} s" if tune.is_file() else ""
+RECORDS = Path(__file__).resolve().parent / "records"
+
+
+def _tune(case: str) -> dict | None:
+    tune = RECORDS / case / "tune.json"
+    return json.loads(tune.read_text()) if tune.is_file() else None
+
+
+def _verdict(tune: dict) -> str:
+    """What the tuned build runs, with meta_schedule's runner times (µs) behind the choice."""
+    kernels = tune.get("kernels")
+    if not kernels:
+        return "tuned (no verdict)"
+    parts = []
+    for k in kernels.values():
+        which = "tuned" if k["kept"] else "default"
+        parts.append(f"{which} ({k['tuned_us']:.1f} vs {k['default_us']:.1f})" if k.get("default_us") else which)
+    return ", ".join(parts)
 
 
 def compare(untuned_path: Path, tuned_paths: list[Path]) -> str:
@@ -30,17 +47,19 @@ def compare(untuned_path: Path, tuned_paths: list[Path]) -> str:
     lines = [f"# Tuned vs untuned kernels: {env['device']}", "",
              f"meta_schedule, 64 trials per case; µs per call (CUDA-graph replay, median of 5). "
              f"torch {env['torch']}, driver {env['driver']}.", "",
-             "| case | dtype | untuned µs | tuned µs | tuned / untuned | eager µs | compile µs | tuned vs eager "
+             "Kept: the schedule the tuned build runs, with meta_schedule's runner times in µs (tuned vs default): "
+             "a tuned schedule is kept only at ≤ 98 % of the default's time.", "",
+             "| case | dtype | untuned µs | tuned µs | tuned / untuned | kept | eager µs | compile µs | tuned vs eager "
              "| tuned vs compile | % roofline | tuning time |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
     gains, vs_eager, vs_compile = [], [], []
     for path in tuned_paths:
         tenv, tuned = _rows(path)
         if tenv["device"] != env["device"] or tenv["driver"] != env["driver"]:
             raise SystemExit(f"{path}: measured on {tenv['device']} / {tenv['driver']}, not {env['device']}")
         for case, row in tuned.items():
-            base = untuned.get(case)
-            if base is None:
+            base, tune = untuned.get(case), _tune(case)
+            if base is None or tune is None:
                 continue
             gain = base["ours"]["us"] / row["ours"]["us"]
             gains.append(gain)
@@ -53,8 +72,9 @@ def compare(untuned_path: Path, tuned_paths: list[Path]) -> str:
                 roof = f"({pct:.0f} %)"
             compile_us = f"{row['compile']['us']:.1f}" if row.get("compile") else "—"
             lines.append(f"| {case} | {row['dtype']} | {base['ours']['us']:.1f} | {row['ours']['us']:.1f} | "
-                         f"{gain:.2f}× | {row['eager']['us']:.1f} | {compile_us} | {row['vs_eager']:.2f}× | "
-                         f"{row.get('vs_compile') or 0:.2f}× | {roof} | {_tuning(case)} |")
+                         f"{gain:.2f}× | {_verdict(tune)} | {row['eager']['us']:.1f} | {compile_us} | "
+                         f"{row['vs_eager']:.2f}× | {row.get('vs_compile') or 0:.2f}× | {roof} | "
+                         f"{tune['seconds']:.0f} s |")
 
     def geo(xs):
         return math.exp(sum(map(math.log, xs)) / len(xs)) if xs else float("nan")

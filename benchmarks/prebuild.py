@@ -1,12 +1,13 @@
 """Build every benchmark case into a plugin, here on a CPU machine with TVM (the GPU machine has none).
 
     PYTHONPATH=. python3 benchmarks/prebuild.py OUT_DIR [--cases softmax gelu_b64_fp32 ...] [--arch sm_90]
+    PYTHONPATH=. python3 benchmarks/prebuild.py OUT_DIR --records benchmarks/records    # the tuned cases
 
 writes, per case, ``OUT_DIR/<case>/`` with ``model.onnx`` (the single-op model, fixed shapes),
 ``trt_plugin/lib/lib<plugin>_kernels.so`` (the C ABI the benchmark calls), ``trt_plugin/meta/<plugin>.json|.onnx``
 (launch plan, signature) and ``trt_plugin/src/`` (the generated CUDA, for reading), plus ``OUT_DIR/prebuilt.json``
-(cases, plugin names, failures). Plugins are built for fixed shapes (``dynamic_bs=False``), untuned (dlight default
-schedules), with ``validate="never"``: correctness is checked on the GPU by ``benchmarks/run.py`` against torch.
+(cases, plugin names, failures). Plugins are built for fixed shapes (``dynamic_bs=False``), untuned (tpat's default
+schedules: its own rules, then dlight's) or, with ``--records``, tuned from H100 records, with ``validate="never"``: correctness is checked on the GPU by ``benchmarks/run.py`` against torch.
 The IPluginV3 libraries (``trt_plugin/lib/<plugin>.so``) are deleted unless ``--keep-plugin``: the benchmark needs
 only the kernels library, and the folder has to travel to the GPU machine (64 MiB limit).
 No data is generated here: inputs are drawn on the GPU side.
@@ -31,7 +32,7 @@ from benchmarks.cases import select  # noqa: E402
 MANIFEST = "prebuilt.json"
 
 
-def build_case(case, out: Path, arch, keep_plugin: bool, trials: int = 0) -> dict:
+def build_case(case, out: Path, arch, keep_plugin: bool, trials: int = 0, records: Path | None = None) -> dict:
     import onnx
 
     import tpat
@@ -40,6 +41,10 @@ def build_case(case, out: Path, arch, keep_plugin: bool, trials: int = 0) -> dic
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
+    if records is not None:  # tuned elsewhere: the records beside the outputs, where tpat looks for them
+        recorded = json.loads((records / "tune.json").read_text())
+        trials = recorded["trials"]
+        shutil.copytree(records, work / "trt_plugin" / "tuning" / f"tpat_{case.name}")
     model = case.model()
     onnx.checker.check_model(model)
     onnx.save(model, work / "model.onnx")
@@ -67,6 +72,9 @@ def main(argv=None) -> int:
     ap.add_argument("--keep-plugin", action="store_true", help="keep the IPluginV3 .so files too")
     ap.add_argument("--trials", type=int, default=0,
                     help="meta_schedule trials per case (needs a GPU and TVM here); 0 = untuned dlight schedules")
+    ap.add_argument("--records", type=Path, default=None,
+                    help="folder of tuning records per case (e.g. benchmarks/records): build the cases that have "
+                    "records, tuned, with no GPU")
     args = ap.parse_args(argv)
     arch = tuple(args.arch or ("sm_90",))
     out = args.out.resolve()
@@ -74,9 +82,13 @@ def main(argv=None) -> int:
     manifest_path = out / MANIFEST
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {"cases": {}, "failed": {}}
     manifest["arch"] = list(arch)
-    for case in select(args.cases):
+    cases = select(args.cases)
+    if args.records is not None:
+        cases = [c for c in cases if (args.records / c.name / "tune.json").is_file()]
+    for case in cases:
         try:
-            info = build_case(case, out, arch, args.keep_plugin, args.trials)
+            records = args.records / case.name if args.records is not None else None
+            info = build_case(case, out, arch, args.keep_plugin, args.trials, records)
             manifest["cases"][case.name] = info
             manifest["failed"].pop(case.name, None)
             print(f"  built {case.name:28s} {info['plugin']}  {info['seconds']:6.1f}s", flush=True)

@@ -358,6 +358,22 @@ def _f(x, fmt="{:.1f}"):
     return "—" if x is None else fmt.format(x)
 
 
+def tuned_kernels(entry: dict) -> bool:
+    """Whether a prebuilt case runs tuned kernels: records applied and at least one kept over the default."""
+    tuning = entry.get("tuning")
+    if not tuning:
+        return False
+    kernels = tuning.get("kernels")
+    return True if kernels is None else any(k.get("kept", True) for k in kernels.values())
+
+
+def _kernels_note(rows) -> str:
+    if any(r.get("tuned") for r in rows):
+        return ("Our kernels: tpat's default schedules (its rules in `tpat/schedules`, then dlight's); † = "
+                "meta_schedule-tuned (H100 records, 64 trials), kept because they measured faster than the default.")
+    return "Our kernels are untuned: tpat's default schedules (its rules in `tpat/schedules`, then dlight's)."
+
+
 def markdown(rows, env) -> str:
     copy = env["copy"]
     ways = ", ".join(f"{k} {v:.0f}" for k, v in copy.get("variants", {}).items()) or copy.get("how", "copy_")
@@ -371,7 +387,7 @@ def markdown(rows, env) -> str:
              "plain calls and one sync. `vs` = contender time / ours (> 1: ours faster). Roofline = bytes moved "
              "(inputs read once, outputs written once) / roofline bandwidth. L2 `yes`: the working set fits in half "
              "of L2 and stays there across calls: the DRAM roofline is no bound, no % given; `~`: it fits in L2 "
-             "only nominally (% in parentheses). Our kernels are untuned (dlight default schedules).", "",
+             "only nominally (% in parentheses). " + _kernels_note(rows), "",
              "| case | shape | dtype | ours µs | eager µs | compile µs | roofline µs | vs eager | vs compile "
              "| % roofline | L2 | wall µs ours / eager / compile | rel err |",
              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|:-:|---:|---:|"]
@@ -384,7 +400,8 @@ def markdown(rows, env) -> str:
             continue
         walls = " / ".join(_f(r.get(k, {}).get("wall_us")) for k in ("ours", "eager", "compile"))
         pct = _pct(r)
-        lines.append(f"| {r['case']} | {r['shape']} | {r['dtype']} | {_f(r['ours']['us'])} | "
+        name = r["case"] + (" †" if r.get("tuned") else "")
+        lines.append(f"| {name} | {r['shape']} | {r['dtype']} | {_f(r['ours']['us'])} | "
                      f"{_f(r['eager']['us'])} | {_f(r.get('compile', {}).get('us'))} | {_f(r['roofline_us'])} | "
                      f"{_f(r['vs_eager'], '{:.2f}×')} | {_f(r['vs_compile'], '{:.2f}×')} | {pct} | "
                      f"{r['l2']} | {walls} | {r['check']['rel_norm']:.1e} |")
@@ -489,6 +506,10 @@ def main(argv=None) -> int:
     if opts.rescore:
         data = json.loads(opts.rescore.read_text())
         rows, env = data["rows"], data["env"]
+        if opts.prebuilt is not None:  # the build that ran: which cases ran tuned kernels
+            cases = json.loads((opts.prebuilt / "prebuilt.json").read_text())["cases"]
+            for r in rows:
+                r["tuned"] = tuned_kernels(cases.get(r["case"], {}))
         stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d")
         note = (f"re-rendered with --rescore on {stamp} from this run's timings (roofline rule and table layout of "
                 "the current run.py; no timing changed)")
@@ -545,6 +566,7 @@ def main(argv=None) -> int:
             write_outputs(opts.out, rows, env)
             break
         row["seconds"] = time.perf_counter() - t0
+        row["tuned"] = tuned_kernels(entry)
         rows.append(row)
         o, e, c = (row.get(k, {}).get("us") for k in ("ours", "eager", "compile"))
         log(f"  {case.name:28s} {row['status']:6s} ours {_f(o)} eager {_f(e)} compile {_f(c)} µs "

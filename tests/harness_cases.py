@@ -111,6 +111,12 @@ class PrebuiltPlugin:
     def namespace(self) -> str:
         return self.meta.get("plugin_namespace") or ""
 
+    @property
+    def deterministic(self) -> bool:
+        """False for kernels with float atomics: the harness then checks the clone against onnxruntime too,
+        instead of bit for bit against the first run."""
+        return self.meta.get("deterministic", True)
+
 
 def load_plugin(op_dir: Path) -> PrebuiltPlugin:
     plugin_dir = Path(op_dir) / "trt_plugin"
@@ -238,6 +244,8 @@ def write_case(work: Path, p: PrebuiltPlugin, dims: Sequence[int], seed: int, re
     lines = [f"plugin {p.plugin}", f"version {p.version}", f"layer {p.layer}"]
     if p.namespace:
         lines.append(f"namespace {p.namespace}")
+    if not p.deterministic:
+        lines.append("nondeterministic")
     inputs = [to_device_dtype(a, t.dtype.name) for a, t in zip(inputs, sig.inputs)]  # bf16 as its bit patterns
     for i, (t, arr) in enumerate(zip(sig.inputs, inputs)):
         arr.tofile(work / f"in{i}.bin")
@@ -246,6 +254,7 @@ def write_case(work: Path, p: PrebuiltPlugin, dims: Sequence[int], seed: int, re
         lines.append(f"input {t.dtype.name} min={lo} opt={opt} max={hi} run={_shape_str(arr.shape)} file=in{i}.bin")
     for o, t in enumerate(sig.outputs):
         (work / f"out{o}.bin").unlink(missing_ok=True)
+        (work / f"out{o}.bin.clone").unlink(missing_ok=True)
         lines.append(f"output {t.dtype.name} file=out{o}.bin")
     if reject:
         d = sig.dims[0]
@@ -270,15 +279,19 @@ def run_case(harness: Path, p: PrebuiltPlugin, dims: Sequence[int], work: Path, 
     ref_path = p.plugin_dir / "meta" / f"{p.plugin}.ref.onnx"
     ref_model = reference_for(p.subgraph, p.signature, onnx.load(str(ref_path)) if ref_path.is_file() else None)
     refs = reference_outputs(ref_model, p.signature, inputs)
-    for o, (t, ref) in enumerate(zip(p.signature.outputs, refs)):
-        path = work / f"out{o}.bin"
-        if not path.is_file():
-            result.errors.append((float("inf"), float("inf"), False))
-            continue
-        got = from_device_dtype(np.fromfile(path, dtype=_np_dtype(t.dtype.name)), t.dtype.name)
-        shape = t.concrete_shape(dims)
-        if got.size != int(np.prod(shape)):
-            result.errors.append((float("inf"), float("inf"), False))
-            continue
-        result.errors.append(compare(got.reshape(shape), np.asarray(ref), t.dtype.name))
+    files = [("out{}.bin", p.signature.outputs, refs)]
+    if not p.deterministic:
+        files.append(("out{}.bin.clone", p.signature.outputs, refs))
+    for pattern, outputs, references in files:
+        for o, (t, ref) in enumerate(zip(outputs, references)):
+            path = work / pattern.format(o)
+            if not path.is_file():
+                result.errors.append((float("inf"), float("inf"), False))
+                continue
+            got = from_device_dtype(np.fromfile(path, dtype=_np_dtype(t.dtype.name)), t.dtype.name)
+            shape = t.concrete_shape(dims)
+            if got.size != int(np.prod(shape)):
+                result.errors.append((float("inf"), float("inf"), False))
+                continue
+            result.errors.append(compare(got.reshape(shape), np.asarray(ref), t.dtype.name))
     return result

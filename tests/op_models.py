@@ -66,6 +66,20 @@ def scatter_nd() -> onnx.ModelProto:
                    _vi("updates", T.FLOAT, [B, 5, 8])], [_vi("y", T.FLOAT, [B, 16, 8])])
 
 
+def scatter_nd_add() -> onnx.ModelProto:
+    """reduction=add: tpat's flat scatter with atomicAdd (duplicate index tuples must accumulate)."""
+    return _model(h.make_node("ScatterND", ["data", "indices", "updates"], ["y"], name="scatter_nd_add",
+                              reduction="add"),
+                  [_vi("data", T.FLOAT, [B, 16, 8]), _vi("indices", T.INT64, [B, 24, 2]),
+                   _vi("updates", T.FLOAT, [B, 24, 8])], [_vi("y", T.FLOAT, [B, 16, 8])])
+
+
+def erf_fp16() -> onnx.ModelProto:
+    """fp16 elementwise: 8-wide vector loads and stores, with a tail block for odd batches."""
+    return _model(h.make_node("Erf", ["x"], ["y"], name="erf_fp16"), [_vi("x", T.FLOAT16, [B, 40])],
+                  [_vi("y", T.FLOAT16, [B, 40])])
+
+
 def scatter_elements_add() -> onnx.ModelProto:
     return _model(h.make_node("ScatterElements", ["data", "indices", "updates"], ["y"], name="scatter_el",
                               axis=1, reduction="add"),
@@ -117,7 +131,8 @@ def softmax_bf16() -> onnx.ModelProto:
     return softmax(T.BFLOAT16)
 
 
-EXTRA_OPS: dict[str, Callable[[], onnx.ModelProto]] = {"Softmax_fp16": softmax_fp16, "Softmax_bf16": softmax_bf16}
+EXTRA_OPS: dict[str, Callable[[], onnx.ModelProto]] = {"Softmax_fp16": softmax_fp16, "Softmax_bf16": softmax_bf16,
+                                                      "ScatterND_add": scatter_nd_add, "Erf_fp16": erf_fp16}
 # (op, dtype policy): fp32 models whose plugin computes in another precision (Casts around it in the model)
 POLICY_VARIANTS: dict[str, tuple[str, str]] = {"LayerNormalization_fp16": ("LayerNormalization", "fp16"),
                                                "Resize_fp16": ("Resize", "fp16"), "OneHot_fp16": ("OneHot", "fp16"),

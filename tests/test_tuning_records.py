@@ -19,7 +19,7 @@ from tuning_helpers import planned_tune_key, write_records
 from workflow_helpers import erf_model, tpat_cli, write_spec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks.cases
-THREADS = 128  # the default schedule uses 1024 threads per block: the tuned kernels are told apart by this
+THREADS = 128  # the default schedule uses 256 threads per block: the tuned kernels are told apart by this
 
 
 def test_rebuild_from_records_reproduces_tuned_sources(tmp_path):
@@ -40,7 +40,7 @@ def test_rebuild_from_records_reproduces_tuned_sources(tmp_path):
     sources = {p.name: p.read_bytes() for p in sorted(src.iterdir())}
     assert {"tpat_erf_kernels.cu", "tpat_erf_kernels_v0.cu", "tpat_erf_kernels_v1.cu"} <= set(sources)
     assert f"__launch_bounds__({THREADS})".encode() in sources["tpat_erf_kernels_v1.cu"]
-    assert b"__launch_bounds__(1024)" in sources["tpat_erf_kernels_v0.cu"]
+    assert b"__launch_bounds__(256)" in sources["tpat_erf_kernels_v0.cu"]  # tpat's vectorized elementwise rule
     assert b"if (dims[0] == 8)" in sources["tpat_erf_kernels.cu"], "dispatch on the opt batch"
     assert (out / "trt_plugin" / "lib" / "libtpat_erf_kernels.so").is_file()
     manifest = (out / "tpat.lock.yaml").read_text()
@@ -60,7 +60,8 @@ GPU_RECORDS = Path(__file__).resolve().parent.parent / "benchmarks" / "records"
 @pytest.mark.parametrize("case_name", sorted(p.name for p in GPU_RECORDS.iterdir() if p.is_dir()))
 def test_records_tuned_on_the_h100_rebuild_the_same_kernels_here(case_name, tmp_path):
     """Records meta_schedule wrote on an H100 (benchmarks/tune_on_gpu.sh, 64 trials) rebuild, on this CPU machine,
-    the launch plan the GPU machine built from them -- and it is not the untuned one."""
+    the launch plan the GPU machine built from them -- unless their tune.json verdict (measured on the H100 by
+    benchmarks/compare_defaults.py) says the default schedule is faster, and then the default's."""
     import tpat
     from benchmarks.cases import select
     from tpat.api import _resolved
@@ -82,8 +83,12 @@ def test_records_tuned_on_the_h100_rebuild_the_same_kernels_here(case_name, tmp_
     tpat.onnx2plugin(tmp_path / "model.onnx", tmp_path / "out.onnx", node_names=[case_name], validate="never",
                      trials=64)
     rebuilt = json.loads((tmp_path / "trt_plugin" / "meta" / f"{plugin}.json").read_text())
-    assert rebuilt["launch_plan"] == gpu_meta["launch_plan"]
     untuned = tpat.onnx2plugin(tmp_path / "model.onnx", tmp_path / "u" / "out.onnx", node_names=[case_name],
                                validate="never")
     plain = json.loads(untuned.plugins[0].files["meta"].read_text())
-    assert plain["launch_plan"] != gpu_meta["launch_plan"], "the records must change the kernels"
+    assert plain["launch_plan"] != gpu_meta["launch_plan"], "the records hold a schedule other than the default"
+    verdicts = json.loads((records / "tune.json").read_text())["kernels"]
+    if all(k["kept"] for k in verdicts.values()):  # measured faster on the H100: the tuned kernels are built
+        assert rebuilt["launch_plan"] == gpu_meta["launch_plan"]
+    else:  # measured slower than tpat's default schedule: the default kernels are built
+        assert rebuilt["launch_plan"] == plain["launch_plan"]

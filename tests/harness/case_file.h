@@ -13,6 +13,8 @@
 //                                      min != max is a runtime dim (-1 at build time); no file = zero-filled
 //   output <dtype> [file=<raw file>]   where the run writes the output (raw bytes, C order)
 //   bad <input> <axis> <value>         an out-of-range extent for --reject
+//   nondeterministic                   equal runs may differ in the last bits (float atomics): the clone's
+//                                      outputs are written beside the outputs (<file>.clone), not compared
 // dtype: float32 float16 bfloat16 int8 uint8 int32 int64 bool. Relative files are relative to the case file.
 #pragma once
 #include <NvInferRuntime.h>
@@ -97,6 +99,7 @@ struct Case
     std::string version{"1"};
     std::string ns;
     std::string layer{"harness_layer"};
+    bool deterministic{true};
     std::vector<FieldCase> fields;
     std::vector<InputCase> inputs;
     std::vector<OutputCase> outputs;
@@ -191,6 +194,10 @@ inline Case readCase(std::string const& path)
         else if (key == "layer" && tok.size() == 1)
         {
             c.layer = tok[0];
+        }
+        else if (key == "nondeterministic" && tok.empty())
+        {
+            c.deterministic = false;
         }
         else if (key == "field" && tok.size() == 3)
         {

@@ -14,7 +14,7 @@ from importlib import metadata
 from pathlib import Path
 
 SCHEMA = 1
-_CODE_DIRS = ("stages", "ir", "gpu")
+_CODE_DIRS = ("stages", "schedules", "ir", "gpu")
 
 
 def canonical(obj) -> bytes:

@@ -78,9 +78,17 @@ def plugin_meta(p: PluginPlan, chain: ChainResult, extra: dict) -> dict:
         "launch_plan": plan_json,
         "arch": list(p.arch),
         "builds": builds,
+        # atomics (ScatterND add) sum in whatever order threads arrive: equal runs may differ in the last bits
+        "deterministic": not _uses_atomics(entries.get("lower")),
         "validation": validation or {"passed": None, "reason": "not run (no GPU here, or disabled)"},
         **extra,
     }
+
+
+def _uses_atomics(entry: str | None) -> bool:
+    if entry is None:
+        return False
+    return any("atomic" in p.read_text() for p in Path(entry).glob("*tvm.cu"))
 
 
 def _entry_meta(entry: str | None) -> dict:

@@ -88,7 +88,7 @@ def _tuning(plan: Plan, p) -> dict:
 
     records = plan.plugin_dir / "tuning" / p.name
     return {"trials": p.trials, "bucket": bucket_of(p.signature), "records": _rel(records, plan.output_dir),
-            "key": p.tasks["tune"].key}
+            "key": p.records_key}
 
 
 def _no_validation(plan: Plan, p) -> str:

@@ -103,6 +103,12 @@ def _tune_task(plan: Plan, p: PluginPlan) -> str | None:
                        f"{records}; building untuned")
         return None
     p.records_dir = str(records) if recorded else None
+    p.records_key = key
+    if recorded:  # verdicts (tuned slower than the default) can be re-measured: each set is its own import
+        from ..stages.tune import dropped_kernels
+
+        inputs = {**inputs, "dropped": sorted(dropped_kernels(records))}
+        key = task_key("tune", inputs)
     p.tasks["tune"] = TaskSpec("tune", key, inputs)
     return key
 

@@ -48,6 +48,7 @@ class PluginPlan:
     trials: int
     reference: bytes | None = None  # the node at the model's precision, when the dtype policy changed it
     records_dir: str | None = None  # tuning records kept beside the outputs (imported without a GPU)
+    records_key: str | None = None  # the key tuning records carry (tune.json): which search made them
     notes: list[str] = field(default_factory=list)  # planning remarks `tpat plan` shows (e.g. tuning skipped)
     nodes: list[NodeRef] = field(default_factory=list)
     tasks: dict[str, TaskSpec] = field(default_factory=dict)

@@ -1,8 +1,8 @@
 """Lower: standalone ONNX subgraph -> TVM-generated CUDA C + a launch plan read from the lowered IR.
 
 How (verified on apache-tvm 0.27, see docs/architecture.md):
-1. relax ONNX frontend, then the CUDA default pipeline's legalize passes (legalize, fuse, dlight default GPU
-   schedules) -- the scheduled module is what `tvm.compile` turns into CUDA C;
+1. relax ONNX frontend, then the CUDA default pipeline's legalize passes (legalize, fuse, default GPU schedules:
+   tpat's rules in `tpat/schedules`, then dlight's) -- the scheduled module is what `tvm.compile` turns into CUDA C;
 2. dataflow lowering up to `StaticPlanBlockMemory`: `main` becomes a flat list of allocations and PrimFunc calls
    in execution order; planned storages are our workspace buffers (sizes are expressions of the dims);
 3. the TIR pipeline up to `SplitHostDevice`: each host PrimFunc holds `call_ffi_kernel` calls whose launch
@@ -62,7 +62,7 @@ def lower(subgraph: onnx.ModelProto, sig: Signature, arch: str = "sm_90", databa
         sig = sig.specialize(bucket)
     try:
         with target:
-            scheduled, planned = _schedule(mod, target, database_dir)
+            scheduled, planned = _schedule(mod, target, database_dir, {d.name: d.max for d in sig.dims})
         launches = _capture_host_device(planned, target)
         plan = _plan(planned, launches, sig, what)  # before codegen: explains unsupported programs best
         sig = _complete_outputs(mod, sig, what)
@@ -161,14 +161,11 @@ def fused(mod, target):
 
     Tuning (`tpat.stages.tune`) and applying records both start here, so workloads match structurally."""
     import tvm
-    from tvm import relax
-    from tvm.relax.backend.cuda import pipeline as cuda_pipeline
 
-    passes = list(cuda_pipeline.library_dispatch_passes(target)) + [
-        relax.transform.LegalizeOps(), relax.transform.AnnotateTIROpPattern(), relax.transform.FoldConstant(),
-        relax.transform.FuseOps(), relax.transform.FuseTIR()]
+    from ..schedules.pipeline import fused_passes
+
     with target:
-        return tvm.transform.Sequential(passes)(mod)
+        return tvm.transform.Sequential(fused_passes(target))(mod)
 
 
 def bind_dims(mod, values: dict[str, int]):
@@ -178,17 +175,22 @@ def bind_dims(mod, values: dict[str, int]):
     return relax.transform.BindSymbolicVars(values, "main")(mod) if values else mod
 
 
-def _schedule(mod, target, database_dir: str | None):
+def _schedule(mod, target, database_dir: str | None, dim_max: dict[str, int]):
     import tvm
     from tvm import relax
     from tvm.relax.backend.cuda import pipeline as cuda_pipeline
 
-    passes = list(cuda_pipeline.legalize_passes(target))
-    if database_dir:  # tuned: apply the records first; dlight then schedules only what they do not cover
-        mod = relax.transform.MetaScheduleApplyDatabase(work_dir=database_dir)(fused(mod, target))
-    else:
-        passes = list(cuda_pipeline.library_dispatch_passes(target)) + passes
-    scheduled = tvm.transform.Sequential(passes)(mod)
+    from ..schedules.narrow_index import narrow_indices
+    from ..schedules.pipeline import default_schedules
+    from .tune import dropped_kernels
+
+    mod = fused(mod, target)
+    if database_dir:  # tuned: apply the records first; the default rules then schedule only what they do not cover
+        unscheduled = mod
+        mod = relax.transform.MetaScheduleApplyDatabase(work_dir=database_dir)(mod)
+        for name in dropped_kernels(database_dir) & {gv.name_hint for gv in unscheduled.functions}:
+            mod.update_func(mod.get_global_var(name), unscheduled[name])  # measured slower than the default
+    scheduled = narrow_indices(default_schedules()(mod), dim_max)
     planned = tvm.transform.Sequential(
         list(cuda_pipeline.dataflow_lower_passes(target)) + [relax.transform.StaticPlanBlockMemory()]
     )(scheduled)

@@ -23,6 +23,7 @@ from . import tvm_ir
 from .tvm_ir import key, to_expr
 
 WORKSPACE_ALIGN = 256
+MAX_THREADS_PER_BLOCK = 1024  # every CUDA GPU since Fermi
 _LAUNCH_AXES = {"blockIdx.x": ("grid", 0), "blockIdx.y": ("grid", 1), "blockIdx.z": ("grid", 2),
                 "threadIdx.x": ("block", 0), "threadIdx.y": ("block", 1), "threadIdx.z": ("block", 2)}
 _DYN_SMEM = "tirx.use_dyn_shared_memory"
@@ -285,6 +286,9 @@ class PlanReader:
                 (grid if which == "grid" else block)[axis] = v
             else:
                 self.fail(f"kernel {name} uses launch parameter {lname!r}, which tpat does not support yet")
+        if all(isinstance(b, int) for b in block) and block[0] * block[1] * block[2] > MAX_THREADS_PER_BLOCK:
+            self.fail(f"kernel {name} asks for {block[0]}x{block[1]}x{block[2]} threads per block, more than CUDA's "
+                      f"{MAX_THREADS_PER_BLOCK}: a schedule rule split the work wrongly")
         return Kernel(name, tuple(grid), tuple(block), smem, tuple(args))
 
     def _tir_expr(self, value, resolve, kernel: str) -> E.Expr:

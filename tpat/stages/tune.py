@@ -9,6 +9,7 @@ build or run is discarded by meta_schedule itself; it never aborts the search.
 
 from __future__ import annotations
 
+import functools
 import shutil
 import time
 from pathlib import Path
@@ -19,6 +20,7 @@ from ..errors import LoweringError
 from ..ir.signature import Signature
 
 RECORD_FILES = ("database_workload.json", "database_tuning_record.json")
+KEEP_IF_FASTER = 0.98  # a tuned kernel replaces the default one only when it runs in at most 98 % of its time
 
 
 def bucket_of(sig: Signature) -> dict[str, int]:
@@ -30,14 +32,10 @@ def tune(subgraph: onnx.ModelProto, sig: Signature, arch: str, trials: int, work
          bucket: dict[str, int] | None = None, seed: int = 0, what: str = "node") -> dict:
     """Search `trials` candidates over the bucket's PrimFuncs; writes the records into `work_dir` and returns a
     summary (the tune task stores it, with its key, as tune.json)."""
-    import tvm
     from tvm.s_tir import meta_schedule as ms
 
-    from .lower import _import, bind_dims, fused, target_for
-
     bucket = bucket_of(sig) if bucket is None else bucket
-    target = tvm.target.Target(target_for(arch), host="llvm")
-    mod = fused(bind_dims(_import(subgraph, sig, what), bucket), target_for(arch))
+    mod, target = _workloads(subgraph, sig, arch, bucket, what)
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -49,16 +47,107 @@ def tune(subgraph: onnx.ModelProto, sig: Signature, arch: str, trials: int, work
         raise LoweringError(f"tuning {what} failed: {str(exc).strip().splitlines()[-1][:300]}",
                             hint="set tuning.trials: 0 for this op to use the untuned schedules") from exc
     seconds = time.perf_counter() - start
-    best = {}
-    for record in database.get_all_tuning_records():
-        name = str(record.workload.mod.get_global_vars()[0].name_hint) if record.workload else "?"
-        costs = [float(getattr(c, "value", c)) for c in (record.run_secs or [])]
-        if costs:
-            best[name] = min(best.get(name, float("inf")), sum(costs) / len(costs))
-    summary = {"bucket": bucket, "trials": trials, "seconds": round(seconds, 1), "arch": arch,
-               "best_us": {k: round(v * 1e6, 3) for k, v in sorted(best.items())}}
+    kernels = _compare_with_defaults(mod, database, target)
+    summary = {"bucket": bucket, "trials": trials, "seconds": round(seconds, 1), "arch": arch, "kernels": kernels}
     shutil.rmtree(work_dir / "logs", ignore_errors=True)  # meta_schedule's own logs: large, not part of the records
     return summary
+
+
+def _workloads(subgraph, sig, arch, bucket, what):
+    """The fused module of the bucket (what meta_schedule tunes) and the target with its host."""
+    import tvm
+
+    from .lower import _import, bind_dims, fused, target_for
+
+    target = tvm.target.Target(target_for(arch), host="llvm")
+    return fused(bind_dims(_import(subgraph, sig, what), bucket), target_for(arch)), target
+
+
+def compare_records(subgraph: onnx.ModelProto, sig: Signature, records_dir: Path, what: str = "node") -> dict:
+    """Measure tpat's default schedules against existing records (on a GPU) and write the verdicts into their
+    tune.json: for records made before tune.json carried them, or after tpat's default schedules changed."""
+    import json
+
+    from tvm.s_tir import meta_schedule as ms
+
+    records_dir = Path(records_dir)
+    summary = json.loads((records_dir / "tune.json").read_text())
+    mod, target = _workloads(subgraph, sig, summary["arch"], summary["bucket"], what)
+    database = ms.database.JSONDatabase(work_dir=str(records_dir))
+    summary["kernels"] = _compare_with_defaults(mod, database, target)
+    summary.pop("best_us", None)  # superseded by kernels[*].tuned_us
+    (records_dir / "tune.json").write_text(json.dumps(summary, indent=1, sort_keys=True))
+    return summary
+
+
+def _compare_with_defaults(mod, database, target) -> dict:
+    """Per fused function: the best tuned time, the default schedule's time (same runner, same GPU) and whether
+    the tuned schedule is kept. Search can end on a schedule slower than tpat's defaults (short rows, tiny
+    launch-bound kernels); lowering then keeps the default for that function (`dropped_kernels`)."""
+    from tvm import tirx
+    from tvm.s_tir.meta_schedule.tune_context import _normalize_mod
+
+    kernels = {}
+    for gv, func in mod.functions.items():
+        if not isinstance(func, tirx.PrimFunc):
+            continue
+        record = database.query_tuning_record(_normalize_mod(func), target, "main")  # keyed as tune_relax does
+        tuned = _mean(record.run_secs) if record is not None else None
+        if tuned is None:
+            continue
+        default = _measure_default(func, target)
+        keep = default is None or tuned <= KEEP_IF_FASTER * default
+        kernels[gv.name_hint] = {"tuned_us": round(tuned * 1e6, 3), "kept": keep,
+                                 "default_us": None if default is None else round(default * 1e6, 3)}
+    return dict(sorted(kernels.items()))
+
+
+def _measure_default(func, target) -> float | None:
+    """Seconds per run of `func` under tpat's default schedules, timed by meta_schedule's own builder and runner
+    (None if it fails to build or run: the tuned schedule is then kept)."""
+    from tvm.s_tir import meta_schedule as ms
+    from tvm.s_tir.meta_schedule.tune_context import _normalize_mod
+
+    from ..schedules.narrow_index import narrow_indices
+    from ..schedules.pipeline import default_schedules
+
+    with target:
+        scheduled = narrow_indices(default_schedules()(_normalize_mod(func)), {})
+    try:
+        builder, runner = _measurers()
+        (built,) = builder.build([ms.builder.BuilderInput(scheduled, target)])
+        if built.error_msg:
+            return None
+        args = ms.arg_info.ArgInfo.from_prim_func(func)
+        (future,) = runner.run([ms.runner.RunnerInput(built.artifact_path, "cuda", args)])
+        result = future.result()
+        return None if result.error_msg else _mean(result.run_secs)
+    except Exception:  # measuring is advisory: never fail the tuning over it
+        return None
+
+
+@functools.lru_cache(maxsize=1)
+def _measurers():
+    """One builder and one runner per process: each starts a pool of workers that import TVM (seconds apiece)."""
+    from tvm.s_tir import meta_schedule as ms
+
+    return ms.builder.LocalBuilder(timeout_sec=120), ms.runner.LocalRunner()
+
+
+def _mean(costs) -> float | None:
+    values = [float(getattr(c, "value", c)) for c in (costs or [])]
+    return sum(values) / len(values) if values else None
+
+
+def dropped_kernels(records_dir) -> set[str]:
+    """The fused functions whose tuned schedule measured no faster than the default (from tune.json)."""
+    import json
+
+    try:
+        summary = json.loads((Path(records_dir) / "tune.json").read_text())
+    except (OSError, ValueError):
+        return set()
+    return {name for name, k in (summary.get("kernels") or {}).items() if not k.get("kept", True)}
 
 
 def has_records(folder: Path) -> bool:

@@ -1,0 +1,142 @@
+"""tpat's own lowering choices (tpat/schedules): which kernels they produce, read from the plan and the CUDA source.
+
+Their speed is measured on the GPU (benchmarks/); correctness against onnxruntime by tests/gpu. Here: that each
+rule fires where it should, declines where it should not, and never produces an invalid launch.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto as T
+from onnx import helper as h
+
+import op_models
+from test_lower import _lower
+from tpat.ir import expr as E
+
+
+def _fixed(node, inputs, outputs, inits=(), opset=17):
+    graph = h.make_graph([node], "g", inputs, outputs, initializer=list(inits))
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", opset)])
+    onnx.checker.check_model(model)
+    return model
+
+
+def _kernel_bodies(src: str) -> str:
+    """The device code only (the launcher's host code has its own 64-bit arithmetic)."""
+    return "\n".join(m.group(0) for m in re.finditer(r"__global__[^{]*\{.*?\n\}", src, re.S))
+
+
+@pytest.mark.parametrize("shape", [(1, 12, 128, 128), (2, 3, 100)])
+def test_short_rows_get_a_warp_each_and_no_shared_memory(shape):
+    model = _fixed(h.make_node("Softmax", ["x"], ["y"], name="sm", axis=-1),
+                   [h.make_tensor_value_info("x", T.FLOAT, shape)], [h.make_tensor_value_info("y", T.FLOAT, shape)])
+    _, low = _lower(model)
+    (k,) = low.plan.kernels
+    rows = int(np.prod(shape[:-1]))
+    assert k.block[0] == 32 and k.block[0] * k.block[1] <= 1024
+    assert k.grid[0] * k.block[1] == rows  # whole rows per block, each row once
+    body = _kernel_bodies(low.cuda_source)
+    assert "__shfl_down_sync" in body and "__shared__" not in body and "__syncthreads" not in body
+
+
+def test_short_rows_with_a_dynamic_batch():
+    _, low = _lower(op_models.softmax())  # (batch, 8, 16)
+    (k,) = low.plan.kernels
+    assert k.block == (32, 8, 1) and E.to_str(k.grid[0]) == "batch"
+
+
+def test_long_rows_keep_dlights_block_per_row():
+    model = _fixed(h.make_node("Softmax", ["x"], ["y"], name="sm", axis=-1),
+                   [h.make_tensor_value_info("x", T.FLOAT, (4, 768))], [h.make_tensor_value_info("y", T.FLOAT, (4, 768))])
+    _, low = _lower(model)
+    (k,) = low.plan.kernels
+    assert k.block == (256, 1, 1) and k.grid[0] == 4
+
+
+@pytest.mark.parametrize("elem, vector", [(T.FLOAT, "float4"), (T.FLOAT16, "uint4")])
+def test_elementwise_kernels_move_16_bytes_per_access(elem, vector):
+    model = _fixed(h.make_node("Erf", ["x"], ["y"], name="erf"), [h.make_tensor_value_info("x", elem, (64, 3072))],
+                   [h.make_tensor_value_info("y", elem, (64, 3072))])
+    _, low = _lower(model)
+    (k,) = low.plan.kernels
+    lanes = 4 if elem == T.FLOAT else 8
+    assert k.block == (256, 1, 1) and k.grid[0] * 256 * lanes == 64 * 3072
+    body = _kernel_bodies(low.cuda_source)
+    assert f"*({vector}*)(in0_ptr + " in body, "one vector load from global memory"
+    assert re.search(rf"\*\({vector}\*\)\(compute_ptr \+ [^;]*= \*\({vector}\*\)", body), "one vector store"
+
+
+def test_elementwise_with_an_odd_inner_extent_is_left_to_dlight():
+    model = _fixed(h.make_node("Erf", ["x"], ["y"], name="erf"), [h.make_tensor_value_info("x", T.FLOAT, (5, 7))],
+                   [h.make_tensor_value_info("y", T.FLOAT, (5, 7))])
+    _, low = _lower(model)
+    assert "float4" not in _kernel_bodies(low.cuda_source)
+
+
+def test_resize_indexes_in_32_bits():
+    _, low = _lower(op_models.resize_linear())
+    body = _kernel_bodies(low.cuda_source)
+    assert "int64_t" not in body, "tensors this small need no 64-bit index arithmetic"
+
+
+def test_int64_tensors_keep_64_bit_indices():
+    _, low = _lower(op_models.one_hot())  # int64 indices input: narrowing would change what the kernel reads
+    assert "int64_t" in _kernel_bodies(low.cuda_source)
+
+
+def test_gather_nd_fuses_its_index_normalisation():
+    _, low = _lower(op_models.gather_nd())
+    (k,) = low.plan.kernels
+    assert "gather_nd" in k.name and low.plan.workspace == 0
+
+
+@pytest.mark.parametrize("reduction, atomic", [("none", False), ("add", True)])
+def test_scatter_nd_runs_a_thread_per_updated_element(reduction, atomic):
+    model = op_models.scatter_nd() if reduction == "none" else op_models.scatter_nd_add()
+    _, low = _lower(model)
+    scatter = low.plan.kernels[-1]
+    assert scatter.name == "scatter_nd_flat_kernel_1"
+    (updates,) = [i.type.tensor_type.shape for i in model.graph.input if i.name == "updates"]
+    per_batch = int(np.prod([d.dim_value for d in updates.dim[1:]]))
+    assert [E.evaluate(scatter.grid[0], [b]) * scatter.block[0] >= b * per_batch for b in (1, 7, 256)] == [True] * 3
+    assert E.evaluate(scatter.grid[0], [256]) > 1, "the scatter is spread over blocks, not one serial block"
+    assert ("atomicAdd" in low.cuda_source) == atomic
+
+
+def test_scatter_nd_mul_keeps_tvms_kernel():
+    model = _fixed(h.make_node("ScatterND", ["d", "i", "u"], ["y"], name="s", reduction="mul"),
+                   [h.make_tensor_value_info("d", T.FLOAT, (4, 8)), h.make_tensor_value_info("i", T.INT64, (3, 1)),
+                    h.make_tensor_value_info("u", T.FLOAT, (3, 8))], [h.make_tensor_value_info("y", T.FLOAT, (4, 8))],
+                   opset=18)
+    _, low = _lower(model)
+    assert not any(k.name.startswith("scatter_nd_flat") for k in low.plan.kernels)
+
+
+def test_a_tuned_kernel_measured_slower_than_the_default_is_dropped(tmp_path):
+    """tune.json's per-function verdict (written on the GPU by the tune stage) decides which records apply."""
+    from tpat.stages.lower import lower
+    from tpat.stages.tune import _workloads, bucket_of
+    from tpat.workflow import load_resolved
+    from tuning_helpers import planned_tune_key, write_records
+    from workflow_helpers import erf_model, write_spec
+
+    spec = write_spec(tmp_path / "w", {"a.onnx": erf_model(64)}, {"op_types": ["Erf"]}, tmp_path / "cache",
+                      defaults={"tuning": {"trials": 16}})
+    plugin, key = planned_tune_key(load_resolved(spec))
+    records = tmp_path / "records"
+    write_records(plugin, records, key, 128)
+    sub, sig, bucket = onnx.load_from_string(plugin.subgraph), plugin.signature, bucket_of(plugin.signature)
+    assert lower(sub, sig, database_dir=str(records), bucket=bucket).plan.kernels[0].block == (128, 1, 1)
+
+    mod, _ = _workloads(sub, sig, "sm_90", bucket, "erf")
+    names = [gv.name_hint for gv, f in mod.functions.items() if "PrimFunc" in type(f).__name__]
+    summary = json.loads((records / "tune.json").read_text())
+    summary["kernels"] = {n: {"tuned_us": 9.0, "default_us": 5.0, "kept": False} for n in names}
+    (records / "tune.json").write_text(json.dumps(summary))
+    assert lower(sub, sig, database_dir=str(records), bucket=bucket).plan.kernels[0].block == (256, 1, 1)

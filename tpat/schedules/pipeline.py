@@ -1,0 +1,38 @@
+"""The passes from a relax module to scheduled TIR: TVM's CUDA pipeline with tpat's rules in front of dlight's.
+
+`fused` is where tuning starts and where tuning records apply (the workloads must match structurally), so the
+custom legalizations live there; `default_schedules` schedules whatever the records leave unscheduled.
+"""
+
+from __future__ import annotations
+
+
+def legalize_map() -> dict:
+    """relax op -> tpat legalization, for the ops whose stock GPU legalization is slow (see each module)."""
+    from .scatter_nd import legalize_scatter_nd
+
+    return {"relax.scatter_nd": legalize_scatter_nd}
+
+
+def fused_passes(target) -> list:
+    from tvm import relax
+    from tvm.relax.backend.cuda import pipeline as cuda_pipeline
+
+    from .gather_pattern import mark_gathers_injective
+
+    return list(cuda_pipeline.library_dispatch_passes(target)) + [
+        relax.transform.LegalizeOps(customize_legalize_map=legalize_map()),
+        relax.transform.AnnotateTIROpPattern(), mark_gathers_injective(), relax.transform.FoldConstant(),
+        relax.transform.FuseOps(), relax.transform.FuseTIR()]
+
+
+def default_schedules():
+    """dlight's default GPU rules (as in TVM's CUDA pipeline), with tpat's rules tried first."""
+    from tvm.s_tir import dlight as dl
+
+    from .elementwise import VectorizedElementwise
+    from .row_reduction import ShortRowReduction
+
+    return dl.ApplyDefaultSchedule(
+        dl.gpu.Matmul(), dl.gpu.GEMV(), dl.gpu.Reduction(), ShortRowReduction(), dl.gpu.GeneralReduction(),
+        VectorizedElementwise(), dl.gpu.Fallback())
