@@ -21,6 +21,12 @@ from ..ir.signature import Signature
 
 RECORD_FILES = ("database_workload.json", "database_tuning_record.json")
 KEEP_IF_FASTER = 0.98  # a tuned kernel replaces the default one only when it runs in at most 98 % of its time
+MIN_GAIN_US = 0.25  # ... and at least this much faster: the runner times single launches, whose jitter is ~0.1 us
+
+
+def keep_tuned(tuned_us: float, default_us: float | None) -> bool:
+    """Whether a tuned schedule replaces tpat's default (None: the default could not be timed, keep tuned)."""
+    return default_us is None or (tuned_us <= KEEP_IF_FASTER * default_us and default_us - tuned_us >= MIN_GAIN_US)
 
 
 def bucket_of(sig: Signature) -> dict[str, int]:
@@ -96,9 +102,9 @@ def _compare_with_defaults(mod, database, target) -> dict:
         if tuned is None:
             continue
         default = _measure_default(func, target)
-        keep = default is None or tuned <= KEEP_IF_FASTER * default
-        kernels[gv.name_hint] = {"tuned_us": round(tuned * 1e6, 3), "kept": keep,
-                                 "default_us": None if default is None else round(default * 1e6, 3)}
+        tuned_us, default_us = round(tuned * 1e6, 3), None if default is None else round(default * 1e6, 3)
+        kernels[gv.name_hint] = {"tuned_us": tuned_us, "default_us": default_us,
+                                 "kept": keep_tuned(tuned_us, default_us)}
     return dict(sorted(kernels.items()))
 
 
@@ -147,7 +153,8 @@ def dropped_kernels(records_dir) -> set[str]:
         summary = json.loads((Path(records_dir) / "tune.json").read_text())
     except (OSError, ValueError):
         return set()
-    return {name for name, k in (summary.get("kernels") or {}).items() if not k.get("kept", True)}
+    return {name for name, k in (summary.get("kernels") or {}).items()
+            if not (keep_tuned(k["tuned_us"], k.get("default_us")) if "tuned_us" in k else k.get("kept", True))}
 
 
 def has_records(folder: Path) -> bool:
