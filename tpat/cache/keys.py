@@ -58,4 +58,24 @@ def tvm_version() -> str:
     try:
         return metadata.version("apache-tvm")
     except metadata.PackageNotFoundError:
-        return "absent"
+        return _tvm_version_file() or "absent"
+
+
+def _tvm_version_file() -> str | None:
+    """A TVM copied in without its dist-info (the GPU machine's bundle) still has tvm/_version.py; read, not
+    imported, so records tuned there carry the same keys as a pip-installed TVM of the same version."""
+    import importlib.util
+    import re
+
+    spec = importlib.util.find_spec("tvm")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        try:
+            text = (Path(folder) / "_version.py").read_text()
+        except OSError:
+            continue
+        found = re.search(r"^__version__ = version = ['\"]([^'\"]+)['\"]", text, re.M)
+        if found:
+            return found.group(1)
+    return None
