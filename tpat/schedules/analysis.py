@@ -1,6 +1,19 @@
-"""Small facts about TIR blocks that tpat's rules rely on."""
+"""Small facts about TIR functions and blocks that tpat's rules rely on."""
 
 from __future__ import annotations
+
+
+def inlined_blocks(rule, func, target):
+    """(schedule, the blocks left after dlight's inlining of contiguous spatial blocks), or None when `rule` does not
+    apply to this function or target: the preamble every tpat rule shares with dlight's."""
+    from tvm import s_tir, tirx
+    from tvm.s_tir.dlight.analysis import normalize_prim_func
+    from tvm.s_tir.dlight.base import try_inline_contiguous_spatial
+
+    if not isinstance(func, tirx.PrimFunc) or not rule.is_target_available(target):
+        return None
+    sch = s_tir.Schedule(func)
+    return sch, try_inline_contiguous_spatial(sch, normalize_prim_func(sch))
 
 
 def writes_at_iteration_point(block) -> bool:
@@ -14,3 +27,48 @@ def writes_at_iteration_point(block) -> bool:
     if len(region) != len(block_vars):
         return False
     return all(isinstance(rng.min, tirx.Var) and rng.min.same_as(var) for rng, var in zip(region, block_vars))
+
+
+def static_product(extents) -> int | None:
+    """The product of extents, or None when one is symbolic."""
+    from tvm.ir.prim.expr import IntImm
+
+    total = 1
+    for extent in extents:
+        if isinstance(extent, IntImm):
+            extent = extent.value
+        if not isinstance(extent, int):
+            return None
+        total *= extent
+    return total
+
+
+def static_factor(extents) -> int:
+    """The constant part of a product of extents (symbolic ones count as 1): what the product is a multiple of."""
+    from tvm.ir.prim.expr import IntImm
+
+    total = 1
+    for extent in extents:
+        if isinstance(extent, IntImm):
+            total *= extent.value
+        elif isinstance(extent, int):
+            total *= extent
+    return total
+
+
+def fused_index_map(extents, leading: int):
+    """(i0, .., i_{n-1}) -> (row, element): the first `leading` axes fused into the row, the rest into the element
+    (just the row, a flat index, when all axes are leading)."""
+    from tvm import tirx
+
+    def fuse(iters, dims):
+        index = iters[0]
+        for it, dim in zip(iters[1:], dims[1:]):
+            index = index * dim + it
+        return index
+
+    def mapping(*iters):
+        row = fuse(iters[:leading], extents[:leading])
+        return [row, fuse(iters[leading:], extents[leading:])] if len(iters) > leading else [row]
+
+    return tirx.IndexMap.from_func(mapping, ndim=len(extents))

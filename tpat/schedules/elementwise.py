@@ -12,41 +12,38 @@ from __future__ import annotations
 
 from tvm import s_tir, tirx
 from tvm.ir.prim.expr import IntImm
-from tvm.s_tir.dlight.analysis import normalize_prim_func
-from tvm.s_tir.dlight.base import try_inline_contiguous_spatial
 from tvm.s_tir.dlight.gpu.base import GPUScheduleRule
 from tvm.target import Target
 
-from .analysis import writes_at_iteration_point
+from ..ir.dtypes import BY_NAME
+from .analysis import fused_index_map, inlined_blocks, writes_at_iteration_point
 
 VECTOR_BYTES = 16
 THREADS = 256
-_ITEMSIZE = {"float32": 4, "float16": 2, "bfloat16": 2, "int32": 4, "float64": 8, "int8": 1, "uint8": 1}
+VECTOR_DTYPES = ("float32", "float16", "bfloat16", "int32", "int8", "uint8")  # int64 and bool stay scalar
 
 
 class VectorizedElementwise(GPUScheduleRule):
     def apply(self, func: tirx.PrimFunc, target: Target, _: bool) -> None | s_tir.Schedule:
-        if not isinstance(func, tirx.PrimFunc) or not self.is_target_available(target):
+        found = inlined_blocks(self, func, target)
+        if found is None or not found[1] or len(found[1]) != 1 or not found[1][0].is_injective():
             return None
-        sch = s_tir.Schedule(func)
-        infos = try_inline_contiguous_spatial(sch, normalize_prim_func(sch))
-        if not infos or len(infos) != 1 or not infos[0].is_injective():
-            return None
-        block = infos[0].block_rv
+        sch, (info,) = found
+        block = info.block_rv
         writes = sch.get(block).writes
-        if not writes_at_iteration_point(sch.get(block)) or str(writes[0].source.dtype) not in _ITEMSIZE:
+        if not writes_at_iteration_point(sch.get(block)) or str(writes[0].source.dtype) not in VECTOR_DTYPES:
             return None
-        lanes = VECTOR_BYTES // _ITEMSIZE[str(writes[0].source.dtype)]
+        lanes = VECTOR_BYTES // BY_NAME[str(writes[0].source.dtype)].itemsize
         loops = sch.get_loops(block)
         inner = sch.get(loops[-1]).extent if loops else None
         if lanes < 2 or not isinstance(inner, IntImm) or inner.value % lanes:
             return None
         out_shape = list(writes[0].source.shape)
         same_shape = [i for i, read in enumerate(sch.get(block).reads)
-                      if _same(list(read.source.shape), out_shape) and str(read.source.dtype) in _ITEMSIZE]
+                      if _same(list(read.source.shape), out_shape) and str(read.source.dtype) in VECTOR_DTYPES]
         # staged through registers: vector loads -> scalar math (erf, exp ... have no vector form) -> vector
         # stores; everything is flattened to one index first, so each thread's slice is a contiguous range
-        flat = _flat_map(len(out_shape), out_shape)
+        flat = fused_index_map(out_shape, len(out_shape))
         sch.transform_block_layout(block, flat)
         store = sch.cache_write(block, 0, "local")
         sch.transform_layout(block, ("write", 0), flat)
@@ -66,16 +63,6 @@ class VectorizedElementwise(GPUScheduleRule):
             sch.compute_at(load, tx, preserve_unit_loops=True)
             sch.vectorize(sch.get_loops(load)[-1])
         return sch
-
-
-def _flat_map(ndim: int, shape):
-    def mapping(*iters):
-        index = iters[0]
-        for it, dim in zip(iters[1:], shape[1:]):
-            index = index * dim + it
-        return [index]
-
-    return tirx.IndexMap.from_func(mapping, ndim=ndim)
 
 
 def _same(a, b) -> bool:

@@ -36,3 +36,12 @@ def default_schedules():
     return dl.ApplyDefaultSchedule(
         dl.gpu.Matmul(), dl.gpu.GEMV(), dl.gpu.Reduction(), ShortRowReduction(), dl.gpu.GeneralReduction(),
         VectorizedElementwise(), dl.gpu.Fallback())
+
+
+def default_scheduled(mod, dim_max: dict[str, int]):
+    """`mod` with every function not yet scheduled given tpat's default schedule, index math narrowed where exact.
+    Lowering and the tune stage's timing of the default both go through here, so they judge the same kernels."""
+    from .narrow_index import narrow_indices
+
+    return narrow_indices(default_schedules()(mod), dim_max)
+

@@ -15,11 +15,10 @@ found too), but (1,128,768) is faster with dlight's block per row: 128 warps lea
 from __future__ import annotations
 
 from tvm import s_tir, tirx
-from tvm.ir.prim.expr import IntImm
-from tvm.s_tir.dlight.analysis import normalize_prim_func
-from tvm.s_tir.dlight.base import try_inline_contiguous_spatial
 from tvm.s_tir.dlight.gpu.base import GPUScheduleRule
 from tvm.target import Target
+
+from .analysis import fused_index_map, inlined_blocks, static_factor, static_product
 
 WARP = 32
 ROWS_PER_BLOCK = 8
@@ -29,56 +28,14 @@ UNROLL = 256
 MIN_BLOCKS = 264  # two blocks per SM of an H100 (132 SMs) before rows are packed 8 to a block
 
 
-def _static_product(extents) -> int | None:
-    """The product of loop extents, or None when one is symbolic."""
-    total = 1
-    for extent in extents:
-        if isinstance(extent, IntImm):
-            extent = extent.value
-        if not isinstance(extent, int):
-            return None
-        total *= extent
-    return total
-
-
-def _static_factor(extents) -> int:
-    """The constant part of a product of extents (symbolic ones count as 1): what the row count is a multiple of."""
-    total = 1
-    for extent in extents:
-        if isinstance(extent, IntImm):
-            total *= extent.value
-        elif isinstance(extent, int):
-            total *= extent
-    return total
-
-
-def _fused_index_map(extents, leading: int):
-    """(i0, .., i_{n-1}) -> (row, element): the first `leading` axes fused into the row, the rest into the element
-    (just the row when all axes are leading)."""
-
-    def fuse(iters, dims):
-        index = iters[0]
-        for it, dim in zip(iters[1:], dims[1:]):
-            index = index * dim + it
-        return index
-
-    def mapping(*iters):
-        row = fuse(iters[:leading], extents[:leading])
-        return [row, fuse(iters[leading:], extents[leading:])] if len(iters) > leading else [row]
-
-    return tirx.IndexMap.from_func(mapping, ndim=len(extents))
-
-
 class ShortRowReduction(GPUScheduleRule):
     """One row per `threadIdx.y`, its elements over `threadIdx.x`: warp-level reductions, several rows a block."""
 
     def apply(self, func: tirx.PrimFunc, target: Target, _: bool) -> None | s_tir.Schedule:
-        if not isinstance(func, tirx.PrimFunc) or not self.is_target_available(target):
+        found = inlined_blocks(self, func, target)
+        if found is None or not found[1] or len(found[1]) < 2:
             return None
-        sch = s_tir.Schedule(func)
-        infos = try_inline_contiguous_spatial(sch, normalize_prim_func(sch))
-        if not infos or len(infos) < 2:
-            return None
+        sch, infos = found
         kind = infos[0].dom_kind()
         leading = len(kind) - len(kind.lstrip("S"))
         trailing = len(kind) - len(kind.rstrip("R"))
@@ -88,15 +45,15 @@ class ShortRowReduction(GPUScheduleRule):
                 or not last.is_injective() or len(last.dom_kind()) != len(kind)):
             return None
         last_loops = sch.get_loops(last.block_rv)
-        row_length = _static_product(it.dom for it in infos[0].iters[leading:])
-        last_row = _static_product(sch.get(loop).extent for loop in last_loops[leading:])
+        row_length = static_product(it.dom for it in infos[0].iters[leading:])
+        last_row = static_product(sch.get(loop).extent for loop in last_loops[leading:])
         if row_length is None or last_row != row_length or row_length > MAX_ROW:
             return None  # symbolic or long rows, or an output not laid out as rows of the reduced axes
         extents = [sch.get(loop).extent for loop in last_loops]
-        rows = _static_product(extents[:leading])
+        rows = static_product(extents[:leading])
         if row_length > SHORT_ROW and rows is not None and rows < MIN_BLOCKS * ROWS_PER_BLOCK:
             return None  # few long rows: dlight's block of 256 threads per row keeps more of the GPU busy
-        rows_multiple = _static_factor(extents[:leading])
+        rows_multiple = static_factor(extents[:leading])
         ty_len = ROWS_PER_BLOCK
         while rows_multiple % ty_len:  # whole rows per block: no predicate around the warp reductions
             ty_len //= 2
@@ -104,13 +61,13 @@ class ShortRowReduction(GPUScheduleRule):
             ty_len //= 2
 
         for info in infos:  # every block iterates (row, element of the row): one fused index each
-            sch.transform_block_layout(info.block_rv, _fused_index_map(extents, leading))
+            sch.transform_block_layout(info.block_rv, fused_index_map(extents, leading))
         for info in infos[:-1]:  # per-row results indexed by the row alone, so a block covers just its rows
             for i, write in enumerate(sch.get(info.block_rv).writes):
                 dims = list(write.source.shape)  # the leading dims, perhaps with unit dims kept or squeezed
-                if not dims or _static_factor(dims) != rows_multiple:
+                if not dims or static_factor(dims) != rows_multiple:
                     return None
-                sch.transform_layout(info.block_rv, ("write", i), _fused_index_map(dims, len(dims)))
+                sch.transform_layout(info.block_rv, ("write", i), fused_index_map(dims, len(dims)))
 
         row_loop, elems = sch.get_loops(last.block_rv)
         bx, ty = sch.split(row_loop, [None, ty_len])

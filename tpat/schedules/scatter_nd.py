@@ -86,16 +86,14 @@ def scatter_nd_flat(data, indices, updates, reduction: str):
 
 def _copy_lanes(buf) -> int:
     """Elements per 16-byte vector when the element count is surely a multiple of it, else 1."""
-    from tvm.ir.prim.expr import IntImm
+    from ..ir.dtypes import BY_NAME
+    from .analysis import static_factor
 
-    itemsize = {"float32": 4, "int32": 4, "float16": 2, "bfloat16": 2, "float64": 8}.get(str(buf.dtype))
-    if itemsize is None:
+    dtype = BY_NAME.get(str(buf.dtype))
+    if dtype is None or dtype.name not in ("float32", "int32", "float16", "bfloat16"):
         return 1
-    lanes = 16 // itemsize
-    static = 1
-    for d in buf.shape:
-        static *= d.value if isinstance(d, IntImm) else 1
-    return lanes if static % lanes == 0 else 1
+    lanes = 16 // dtype.itemsize
+    return lanes if static_factor(buf.shape) % lanes == 0 else 1
 
 
 def _product(dims):

@@ -180,8 +180,7 @@ def _schedule(mod, target, database_dir: str | None, dim_max: dict[str, int]):
     from tvm import relax
     from tvm.relax.backend.cuda import pipeline as cuda_pipeline
 
-    from ..schedules.narrow_index import narrow_indices
-    from ..schedules.pipeline import default_schedules
+    from ..schedules.pipeline import default_scheduled
     from .tune import dropped_kernels
 
     mod = fused(mod, target)
@@ -190,7 +189,7 @@ def _schedule(mod, target, database_dir: str | None, dim_max: dict[str, int]):
         mod = relax.transform.MetaScheduleApplyDatabase(work_dir=database_dir)(mod)
         for name in dropped_kernels(database_dir) & {gv.name_hint for gv in unscheduled.functions}:
             mod.update_func(mod.get_global_var(name), unscheduled[name])  # measured slower than the default
-    scheduled = narrow_indices(default_schedules()(mod), dim_max)
+    scheduled = default_scheduled(mod, dim_max)
     planned = tvm.transform.Sequential(
         list(cuda_pipeline.dataflow_lower_passes(target)) + [relax.transform.StaticPlanBlockMemory()]
     )(scheduled)

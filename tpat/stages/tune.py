@@ -114,11 +114,10 @@ def _measure_default(func, target) -> float | None:
     from tvm.s_tir import meta_schedule as ms
     from tvm.s_tir.meta_schedule.tune_context import _normalize_mod
 
-    from ..schedules.narrow_index import narrow_indices
-    from ..schedules.pipeline import default_schedules
+    from ..schedules.pipeline import default_scheduled
 
     with target:
-        scheduled = narrow_indices(default_schedules()(_normalize_mod(func)), {})
+        scheduled = default_scheduled(_normalize_mod(func), {})
     try:
         builder, runner = _measurers()
         (built,) = builder.build([ms.builder.BuilderInput(scheduled, target)])
@@ -153,8 +152,7 @@ def dropped_kernels(records_dir) -> set[str]:
         summary = json.loads((Path(records_dir) / "tune.json").read_text())
     except (OSError, ValueError):
         return set()
-    return {name for name, k in (summary.get("kernels") or {}).items()
-            if not (keep_tuned(k["tuned_us"], k.get("default_us")) if "tuned_us" in k else k.get("kept", True))}
+    return {name for name, k in (summary.get("kernels") or {}).items() if not k.get("kept", True)}
 
 
 def has_records(folder: Path) -> bool:
