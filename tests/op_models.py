@@ -134,6 +134,29 @@ def softmax_bf16() -> onnx.ModelProto:
 EXTRA_OPS: dict[str, Callable[[], onnx.ModelProto]] = {"Softmax_fp16": softmax_fp16, "Softmax_bf16": softmax_bf16,
                                                       "ScatterND_add": scatter_nd_add, "Erf_fp16": erf_fp16}
 # (op, dtype policy): fp32 models whose plugin computes in another precision (Casts around it in the model)
+def layer_norm_bert_rows(elem=T.FLOAT16) -> onnx.ModelProto:
+    """BERT-base LayerNorm at batch 1, fixed shape: few long rows (a vectorised warp each, gamma/beta in vectors)."""
+    rng = np.random.default_rng(3)
+    np_type = np.float16 if elem == T.FLOAT16 else np.float32
+    return _model(h.make_node("LayerNormalization", ["x", "gamma", "beta"], ["y"], name="ln_bert", axis=-1),
+                  [_vi("x", elem, [1, 128, 768])], [_vi("y", elem, [1, 128, 768])],
+                  [nh.from_array(rng.standard_normal(768).astype(np_type), "gamma"),
+                   nh.from_array(rng.standard_normal(768).astype(np_type), "beta")])
+
+
+def resize_large() -> onnx.ModelProto:
+    """A Resize large enough for two output vectors per thread (1,32,44,50) -> (1,32,176,200), fixed shape."""
+    return _model(h.make_node("Resize", ["x", "", "", "sizes"], ["y"], name="resize_large", mode="linear"),
+                  [_vi("x", T.FLOAT, [1, 32, 44, 50])], [_vi("y", T.FLOAT, [1, 32, 176, 200])],
+                  [nh.from_array(np.array([1, 32, 176, 200], np.int64), "sizes")], opset=19)
+
+
+# fixed-shape models beside the core ops' fixed variants, for schedules that only fixed shapes reach
+FIXED_EXTRAS: dict[str, Callable[[], onnx.ModelProto]] = {
+    "LayerNormalization_1x128x768_fp16": layer_norm_bert_rows,
+    "Resize_1x32x176x200": resize_large,
+}
+
 POLICY_VARIANTS: dict[str, tuple[str, str]] = {"LayerNormalization_fp16": ("LayerNormalization", "fp16"),
                                                "Resize_fp16": ("Resize", "fp16"), "OneHot_fp16": ("OneHot", "fp16"),
                                                "Softmax_bf16policy": ("Softmax", "bf16")}

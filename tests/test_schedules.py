@@ -32,23 +32,42 @@ def _kernel_bodies(src: str) -> str:
     return "\n".join(m.group(0) for m in re.finditer(r"__global__[^{]*\{.*?\n\}", src, re.S))
 
 
-@pytest.mark.parametrize("shape", [(1, 12, 128, 128), (2, 3, 100)])
-def test_short_rows_get_a_warp_each_and_no_shared_memory(shape):
+@pytest.mark.parametrize("shape, elem, lanes, vector", [
+    ((1, 12, 128, 128), T.FLOAT, 16, "float4"),  # 512-byte rows: 16 lanes of 32 bytes
+    ((1, 12, 128, 128), T.FLOAT16, 8, "uint4"),  # 256-byte rows: 8 lanes of 16 halves
+    ((2, 3, 100), T.FLOAT, 32, None),  # 100 does not split into whole vectors: a warp, scalar
+])
+def test_short_rows_get_lanes_of_a_warp_and_no_shared_memory(shape, elem, lanes, vector):
     model = _fixed(h.make_node("Softmax", ["x"], ["y"], name="sm", axis=-1),
-                   [h.make_tensor_value_info("x", T.FLOAT, shape)], [h.make_tensor_value_info("y", T.FLOAT, shape)])
+                   [h.make_tensor_value_info("x", elem, shape)], [h.make_tensor_value_info("y", elem, shape)])
     _, low = _lower(model)
     (k,) = low.plan.kernels
     rows = int(np.prod(shape[:-1]))
-    assert k.block[0] == 32 and k.block[0] * k.block[1] <= 1024
+    assert k.block[0] == lanes and k.block[0] * k.block[1] <= 1024
     assert k.grid[0] * k.block[1] == rows  # whole rows per block, each row once
     body = _kernel_bodies(low.cuda_source)
     assert "__shfl_down_sync" in body and "__shared__" not in body and "__syncthreads" not in body
+    if vector:
+        assert f"*({vector}*)(in0_ptr + " in body and f"*({vector}*)(T_softmax_norm_ptr + " in body
+    else:
+        assert "float4" not in body
+
+
+@pytest.mark.parametrize("elem, exp", [(T.FLOAT, "expf("), (T.FLOAT16, "__expf(")])
+def test_softmax_accumulates_in_fp32_with_one_reciprocal_per_row(elem, exp):
+    model = _fixed(h.make_node("Softmax", ["x"], ["y"], name="sm", axis=-1),
+                   [h.make_tensor_value_info("x", elem, (4, 128))], [h.make_tensor_value_info("y", elem, (4, 128))])
+    _, low = _lower(model)
+    body = _kernel_bodies(low.cuda_source)
+    assert "hexp" not in body and "half in_thread" not in body, "no half-precision exp or sums"
+    assert exp in body and ("__expf(" in body) == (elem == T.FLOAT16), "fast exp only where the result is 16-bit"
+    assert re.search(r"\(0x1p\+0f/\*1\.000000e\+00\*/ / red_buf0_ptr_1\[0\]\)", body), "x * (1 / sum)"
 
 
 def test_short_rows_with_a_dynamic_batch():
-    _, low = _lower(op_models.softmax())  # (batch, 8, 16)
+    _, low = _lower(op_models.softmax())  # (batch, 8, 128) fp32
     (k,) = low.plan.kernels
-    assert k.block == (32, 8, 1) and E.to_str(k.grid[0]) == "batch"
+    assert k.block == (16, 8, 1) and E.to_str(k.grid[0]) == "batch"
 
 
 def test_long_rows_get_a_warp_when_there_are_many():
@@ -59,24 +78,42 @@ def test_long_rows_get_a_warp_when_there_are_many():
     _, low = _lower(model)
     (k,) = low.plan.kernels
     assert k.block == (32, 8, 1) and k.grid[0] == 64 * 128 // 8
+    assert "uint4" not in _kernel_bodies(low.cuda_source), "many long rows stay scalar and lane-interleaved"
 
 
-def test_few_long_rows_keep_dlights_block_per_row():
+def test_few_long_rows_get_a_warp_each_in_vectors():
+    rng = np.random.default_rng(0)
+    gamma, beta = (onnx.numpy_helper.from_array(rng.random(768, dtype=np.float32), n) for n in ("g", "b"))
+    model = _fixed(h.make_node("LayerNormalization", ["x", "g", "b"], ["y"], name="ln", axis=-1),
+                   [h.make_tensor_value_info("x", T.FLOAT, (1, 128, 768))],
+                   [h.make_tensor_value_info("y", T.FLOAT, (1, 128, 768))], inits=[gamma, beta])
+    _, low = _lower(model)
+    (k,) = low.plan.kernels
+    assert k.block == (32, 1, 1) and k.grid[0] == 128  # a row a block: the 128 rows spread over the SMs
+    body = _kernel_bodies(low.cuda_source)
+    assert "__shared__" not in body
+    assert {"in0", "B", "C", "T_layer_norm"} <= set(re.findall(r"\*\(float4\*\)\((\w+)_ptr \+ ", body)), \
+        "rows, gamma and beta read in vectors, the output written in vectors"
+
+
+def test_few_long_rows_not_splitting_into_vectors_keep_dlights_block_per_row():
     model = _fixed(h.make_node("Softmax", ["x"], ["y"], name="sm", axis=-1),
-                   [h.make_tensor_value_info("x", T.FLOAT, (4, 768))], [h.make_tensor_value_info("y", T.FLOAT, (4, 768))])
+                   [h.make_tensor_value_info("x", T.FLOAT, (4, 1000))],
+                   [h.make_tensor_value_info("y", T.FLOAT, (4, 1000))])
     _, low = _lower(model)
     (k,) = low.plan.kernels
     assert k.block == (256, 1, 1) and k.grid[0] == 4
 
 
-@pytest.mark.parametrize("elem, vector", [(T.FLOAT, "float4"), (T.FLOAT16, "uint4")])
-def test_elementwise_kernels_move_16_bytes_per_access(elem, vector):
-    model = _fixed(h.make_node("Erf", ["x"], ["y"], name="erf"), [h.make_tensor_value_info("x", elem, (64, 3072))],
-                   [h.make_tensor_value_info("y", elem, (64, 3072))])
+@pytest.mark.parametrize("elem, vector, shape", [(T.FLOAT, "float4", (64, 3072)), (T.FLOAT16, "uint4", (64, 3072)),
+                                                 (T.FLOAT, "float4", (1, 128, 3072))])  # a unit (batch) axis too
+def test_elementwise_kernels_move_16_bytes_per_access(elem, vector, shape):
+    model = _fixed(h.make_node("Erf", ["x"], ["y"], name="erf"), [h.make_tensor_value_info("x", elem, shape)],
+                   [h.make_tensor_value_info("y", elem, shape)])
     _, low = _lower(model)
     (k,) = low.plan.kernels
     lanes = 4 if elem == T.FLOAT else 8
-    assert k.block == (256, 1, 1) and k.grid[0] * 256 * lanes == 64 * 3072
+    assert k.block == (256, 1, 1) and k.grid[0] * 256 * lanes == int(np.prod(shape))
     body = _kernel_bodies(low.cuda_source)
     assert f"*({vector}*)(in0_ptr + " in body, "one vector load from global memory"
     assert re.search(rf"\*\({vector}\*\)\(compute_ptr \+ [^;]*= \*\({vector}\*\)", body), "one vector store"
@@ -87,6 +124,24 @@ def test_elementwise_with_an_odd_inner_extent_is_left_to_dlight():
                    [h.make_tensor_value_info("y", T.FLOAT, (5, 7))])
     _, low = _lower(model)
     assert "float4" not in _kernel_bodies(low.cuda_source)
+
+
+def test_a_large_gather_gives_a_thread_two_vectors_of_one_row():
+    model = _fixed(h.make_node("Resize", ["x", "", "", "sizes"], ["y"], name="rs", mode="linear"),
+                   [h.make_tensor_value_info("x", T.FLOAT, (32, 32, 44, 50))],
+                   [h.make_tensor_value_info("y", T.FLOAT, (32, 32, 176, 200))],
+                   inits=[onnx.numpy_helper.from_array(np.array([32, 32, 176, 200], np.int64), "sizes")], opset=19)
+    _, low = _lower(model)
+    (k,) = low.plan.kernels
+    assert k.block == (256, 1, 1) and k.grid[0] * 256 * 8 == 32 * 32 * 176 * 200
+    body = _kernel_bodies(low.cuda_source)
+    assert "float resize_local_ptr[8];" in body and "*(float4*)(resize_ptr + " in body, "8 outputs, vector stores"
+    assert "% 200" not in body and "% 25)" in body, "the column from the thread's first vector, not per element"
+
+
+def test_a_small_gather_keeps_a_vector_per_thread():
+    _, low = _lower(op_models.resize_linear())  # (batch, 3, 16, 20): 240 vectors a batch
+    assert "resize_local_ptr[8]" not in _kernel_bodies(low.cuda_source)
 
 
 def test_resize_indexes_in_32_bits():

@@ -28,10 +28,11 @@ def fixed(model: onnx.ModelProto, batch: int = FIXED_BATCH) -> onnx.ModelProto:
 
 
 def build_fixed(root: Path, arch=("sm_90",)) -> None:
-    """Fixed-shape variants of the core ops into ``root/fixed/<Op>/`` (batch set to a number, no dims)."""
+    """Fixed-shape variants of the core ops into ``root/fixed/<Op>/`` (batch set to a number, no dims), and the
+    fixed-shape extras (`op_models.FIXED_EXTRAS`) into ``root/fixed/<name>/``."""
     import tpat
 
-    for op, make in op_models.CORE_OPS.items():
+    for op, make in {**op_models.CORE_OPS, **op_models.FIXED_EXTRAS}.items():
         m = fixed(make())
         folder = root / "fixed" / op
         folder.mkdir(parents=True, exist_ok=True)

@@ -57,7 +57,7 @@ def test_dynamic_batch_matches_onnxruntime(plugin_dirs, op):
     assert report.range_checks and all(c.refused for c in report.range_checks), report.range_checks
 
 
-@pytest.mark.parametrize("op", sorted(op_models.CORE_OPS))
+@pytest.mark.parametrize("op", sorted(op_models.CORE_OPS) + sorted(op_models.FIXED_EXTRAS))
 def test_fixed_shape_plugin_matches_at_its_shape(plugin_dirs, op):
     from tpat.verify import validate_plugin
 

@@ -6,10 +6,24 @@ memory and `__syncthreads`: on an H100 the (64,12,128,128) Softmax ran at a quar
 row gets one warp, a block carries several rows along `threadIdx.y`, and the per-row results stay in registers:
 each reduction is a few warp shuffles, with no shared memory and no barrier.
 
+A short row (<= SHORT_ROW elements) whose length allows it is read in 16-byte vectors: each lane owns LANE_BYTES
+contiguous bytes of the row, loaded and stored as vectors, so a half-precision row of 128 gets 8 lanes of 16
+elements and a block carries 32 rows. Fewer lanes a row also mean fewer shuffle steps per row and fewer threads
+repeating the per-row work; on an H100 the (64,12,128,128) fp16 Softmax went from 21.1 us (32 lanes, 2-byte
+loads) to 16.2 us (torch.compile: 16.7).
+
+Long rows (<= MAX_ROW) depend on their count. Many (>= MIN_BLOCKS * ROWS_PER_BLOCK) keep the scalar,
+lane-interleaved layout, 8 rows a block: LayerNorm (64,128,768) fp16 went 15.3 -> 7.5 us against dlight's block
+per row (what meta_schedule found too), and vectorised it slowed to 10.2 us. Few rows are latency-bound: a warp
+per row, each lane's share in 16-byte vectors (gamma and beta too), one row a block so the rows spread over the
+SMs. LayerNorm (1,128,768) took 2.13/2.23 us (fp32/fp16) with dlight's 256 threads per row, 2.18/2.24 with a
+scalar warp, 2.05/1.87 vectorised (torch.compile 1.9/1.8), and 2.60/3.35 with a vectorised block per row (the
+block-wide results are re-read from shared memory per element). A few long rows that do not split into whole
+vectors stay with dlight.
+
 Applies when every block but the last reduces over the same trailing axes, the last one is spatial over the same
 iteration space, and the reduced extent is a constant of at most MAX_ROW; otherwise it declines and dlight's rule
-runs. Measured on an H100: LayerNorm (64,128,768) fp16 15.3 -> 7.6 us with a warp per row (what meta_schedule
-found too), but (1,128,768) is faster with dlight's block per row: 128 warps leave most of the GPU idle.
+runs.
 """
 
 from __future__ import annotations
@@ -18,6 +32,7 @@ from tvm import s_tir, tirx
 from tvm.s_tir.dlight.gpu.base import GPUScheduleRule
 from tvm.target import Target
 
+from ..ir.dtypes import BY_NAME
 from .analysis import fused_index_map, inlined_blocks, static_factor, static_product
 
 WARP = 32
@@ -26,6 +41,9 @@ SHORT_ROW = 256  # a warp per row whatever the row count (Softmax over 128 keys)
 MAX_ROW = 1024  # longer rows (LayerNorm's 768) too, when there are rows enough to fill the GPU
 UNROLL = 256
 MIN_BLOCKS = 264  # two blocks per SM of an H100 (132 SMs) before rows are packed 8 to a block
+VECTOR_BYTES = 16
+LANE_BYTES = 32  # a lane's contiguous share of a short row: two 16-byte vectors
+THREADS = 256  # per block, when short rows are vectorised
 
 
 class ShortRowReduction(GPUScheduleRule):
@@ -51,10 +69,17 @@ class ShortRowReduction(GPUScheduleRule):
             return None  # symbolic or long rows, or an output not laid out as rows of the reduced axes
         extents = [sch.get(loop).extent for loop in last_loops]
         rows = static_product(extents[:leading])
-        if row_length > SHORT_ROW and rows is not None and rows < MIN_BLOCKS * ROWS_PER_BLOCK:
-            return None  # few long rows: dlight's block of 256 threads per row keeps more of the GPU busy
+        itemsize = BY_NAME[str(sch.get(last.block_rv).writes[0].source.dtype)].itemsize
+        if row_length <= SHORT_ROW:
+            lanes, vec = _vector_layout(row_length, itemsize)
+        elif rows is not None and rows < MIN_BLOCKS * ROWS_PER_BLOCK:
+            lanes, vec = WARP, _long_row_vector(row_length, itemsize)  # few long rows: latency-bound, vectors
+            if vec == 1:
+                return None  # dlight's block of 256 threads per row
+        else:
+            lanes, vec = WARP, 1
         rows_multiple = static_factor(extents[:leading])
-        ty_len = ROWS_PER_BLOCK
+        ty_len = ROWS_PER_BLOCK if vec == 1 else max(1, THREADS // lanes)
         while rows_multiple % ty_len:  # whole rows per block: no predicate around the warp reductions
             ty_len //= 2
         while rows is not None and ty_len > 1 and rows // ty_len < MIN_BLOCKS:  # few rows: spread them over SMs
@@ -71,12 +96,13 @@ class ShortRowReduction(GPUScheduleRule):
 
         row_loop, elems = sch.get_loops(last.block_rv)
         bx, ty = sch.split(row_loop, [None, ty_len])
-        r_loop, tx = sch.split(elems, [None, WARP])
+        tx, r_loop = self._split_row(sch, elems, lanes, vec)
         sch.reorder(bx, ty, tx, r_loop)
         sch.bind(bx, "blockIdx.x")
         sch.bind(ty, "threadIdx.y")
         sch.bind(tx, "threadIdx.x")
         self._unroll(sch, r_loop)
+        vectorized = [(last.block_rv, r_loop)]
         for info in reversed(infos[:-1]):
             block = info.block_rv
             for i, _ in enumerate(sch.get(block).writes):
@@ -87,13 +113,63 @@ class ShortRowReduction(GPUScheduleRule):
             sch.compute_at(block, bx, preserve_unit_loops=True)
             _, row, elems = sch.get_loops(block)
             sch.bind(row, "threadIdx.y")
-            r_loop, tx = sch.split(elems, [None, WARP])
+            tx, r_loop = self._split_row(sch, elems, lanes, vec)
             sch.reorder(tx, r_loop)
             sch.bind(tx, "threadIdx.x")
             self._unroll(sch, r_loop)
+            vectorized.append((block, r_loop))
+        if vec > 1:
+            self._vectorize(sch, vectorized, last.block_rv, trailing)
         return sch
+
+    @staticmethod
+    def _split_row(sch: s_tir.Schedule, elems, lanes: int, vec: int):
+        """(lane loop, the lane's loop over its elements). Scalar: lane-interleaved (element r*lanes + lane), so a
+        warp's load is contiguous. Vectorised: (vector r, lane, element of the vector), each vector contiguous."""
+        if vec == 1:
+            r_loop, tx = sch.split(elems, [None, lanes])
+            return tx, r_loop
+        r_loop, tx, inner = sch.split(elems, [None, lanes, vec])
+        sch.reorder(tx, r_loop, inner)
+        return tx, r_loop
+
+    @staticmethod
+    def _vectorize(sch: s_tir.Schedule, sites, last, reduced: int) -> None:
+        """Operands shaped as the rows or as one row (`reduced`: the row's axes) loaded per vector into registers,
+        the output stored per vector."""
+        out = sch.get(last).writes[0].source
+        row_shape = [str(d) for d in out.shape]
+        shapes = (row_shape, row_shape[len(row_shape) - reduced:])  # the rows, or one row (LayerNorm's gamma)
+        itemsize = BY_NAME[str(out.dtype)].itemsize
+        for block, r_loop in sites:
+            for i, read in enumerate(sch.get(block).reads):
+                dtype = BY_NAME.get(str(read.source.dtype))
+                if [str(d) for d in read.source.shape] in shapes and dtype and dtype.itemsize == itemsize:
+                    cache = sch.cache_read(block, i, "local", consumer_blocks=[block])
+                    sch.compute_at(cache, r_loop, preserve_unit_loops=True)
+                    sch.vectorize(sch.get_loops(cache)[-1])
+        store = sch.cache_write(last, 0, "local")
+        sch.reverse_compute_at(store, sites[0][1], preserve_unit_loops=True)
+        sch.vectorize(sch.get_loops(store)[-1])
 
     @staticmethod
     def _unroll(sch: s_tir.Schedule, loop) -> None:
         sch.annotate(loop, ann_key="pragma_auto_unroll_max_step", ann_val=UNROLL)
         sch.annotate(loop, ann_key="pragma_unroll_explicit", ann_val=1)
+
+
+def _vector_layout(row_length: int, itemsize: int) -> tuple[int, int]:
+    """(lanes per row, elements per vector) for a short row: LANE_BYTES a lane in 16-byte vectors, or (WARP, 1)
+    (scalar) when the row does not split into whole vectors per lane."""
+    vec = VECTOR_BYTES // itemsize
+    lanes = min(WARP, max(1, row_length * itemsize // LANE_BYTES))
+    lanes = 1 << (lanes.bit_length() - 1)  # a power of two: the warp shuffles reduce over aligned groups
+    if vec < 2 or row_length % (lanes * vec):
+        return WARP, 1
+    return lanes, vec
+
+
+def _long_row_vector(row_length: int, itemsize: int) -> int:
+    """Elements per 16-byte vector when a long row splits into whole vectors over a warp's lanes, else 1."""
+    vec = VECTOR_BYTES // itemsize
+    return vec if vec > 1 and row_length % (WARP * vec) == 0 else 1
