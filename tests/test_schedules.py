@@ -144,6 +144,31 @@ def test_a_small_gather_keeps_a_vector_per_thread():
     assert "resize_local_ptr[8]" not in _kernel_bodies(low.cuda_source)
 
 
+def test_gather_nd_loads_its_index_tuple_once_and_the_slice_in_vectors():
+    model = _fixed(h.make_node("GatherND", ["data", "idx"], ["y"], name="g"),
+                   [h.make_tensor_value_info("data", T.FLOAT, (1, 128, 128, 224)),
+                    h.make_tensor_value_info("idx", T.INT64, (1, 600, 3))],
+                   [h.make_tensor_value_info("y", T.FLOAT, (1, 600, 224))])
+    model.graph.node[0].attribute.append(h.make_attribute("batch_dims", 0))
+    _, low = _lower(model)
+    body = _kernel_bodies(low.cuda_source)
+    assert "*(float4*)(in0_ptr + " in body, "the gathered slice in 16-byte loads"
+    assert len(re.findall(r"in1_ptr\[[^\]]*\(int64_t\)2\)\] < \(int64_t\)0", body)) == 1, "each index read once"
+
+
+def test_a_misaligned_gather_is_not_read_in_vectors():
+    """Slice [1:9] of rows of 9: contiguous, but a vector would start at an odd offset (misaligned on the GPU)."""
+    starts, ends, axes = (onnx.numpy_helper.from_array(np.array([v], np.int64), n)
+                          for v, n in ((1, "starts"), (9, "ends"), (1, "axes")))
+    model = _fixed(h.make_node("Slice", ["x", "starts", "ends", "axes"], ["y"], name="sl"),
+                   [h.make_tensor_value_info("x", T.FLOAT, (64, 9))], [h.make_tensor_value_info("y", T.FLOAT, (64, 8))],
+                   inits=[starts, ends, axes])
+    _, low = _lower(model)
+    body = _kernel_bodies(low.cuda_source)
+    assert "*(float4*)(x_ptr" not in body and "*(float4*)(in0_ptr" not in body
+    assert re.search(r"\*\(float4\*\)\(\w+_ptr \+ ", body), "the output is still stored in vectors"
+
+
 def test_resize_indexes_in_32_bits():
     _, low = _lower(op_models.resize_linear())
     body = _kernel_bodies(low.cuda_source)

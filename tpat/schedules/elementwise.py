@@ -46,9 +46,10 @@ class VectorizedElementwise(GPUScheduleRule):
         per_thread = _vectors_per_thread(same_shape, out_shape, inner.value, lanes)
         # staged through registers: vector loads -> scalar math (erf, exp ... have no vector form) -> vector
         # stores. Streaming: flattened to one index, so each thread's slice is a contiguous range. A gather keeps
-        # its innermost axis apart, (row, column): a thread's columns are then the thread's first column plus a
-        # constant, where a flat index would cost a division per element to find the column again
-        kept = 1 if per_thread > 1 and len(out_shape) > 1 else 0
+        # its innermost axis apart, (row, column): the row is found once per thread and a thread's columns are its
+        # first column plus a constant, where a flat index would cost a division per element to find them again
+        # (and GatherND reloaded its index tuple for every element: 22 loads a thread where 7 do)
+        kept = 1 if not same_shape and len(out_shape) > 1 else 0
         _flatten_block(sch, block, kept)
         store = sch.cache_write(block, 0, "local")
         sch.transform_layout(block, ("write", 0), fused_index_map(out_shape, len(out_shape) - kept))
@@ -59,11 +60,14 @@ class VectorizedElementwise(GPUScheduleRule):
             loads.append(sch.cache_read(block, i, "local"))
             sch.transform_layout(block, ("read", i), flat)
             _flatten_block(sch, loads[-1])
-        if per_thread > 1:
-            *row, column = sch.get_loops(store)
+        if kept and len(sch.get_loops(store)) == 2:
+            row, column = sch.get_loops(store)
             outer, inner_loop = sch.split(column, [None, per_thread * lanes])
-            bx, tx = sch.split(sch.fuse(*row, outer) if row else outer, [None, THREADS])
-            _, vec = sch.split(inner_loop, [per_thread, lanes])
+            bx, tx = sch.split(sch.fuse(row, outer), [None, THREADS])
+            vec = sch.split(inner_loop, [per_thread, lanes])[1] if per_thread > 1 else inner_loop
+        elif per_thread > 1:
+            (column,) = sch.get_loops(store)
+            bx, tx, _, vec = sch.split(column, [None, THREADS, per_thread, lanes])
         else:
             (fused,) = sch.get_loops(store)
             bx, tx, vec = sch.split(fused, [None, THREADS, lanes])
@@ -71,6 +75,8 @@ class VectorizedElementwise(GPUScheduleRule):
         sch.bind(tx, "threadIdx.x")
         sch.vectorize(vec)
         sch.compute_at(block, tx, preserve_unit_loops=True)
+        if kept:
+            _gather_vectors(sch, block, lanes)
         for load in loads:  # (none when per_thread > 1)
             sch.compute_at(load, tx, preserve_unit_loops=True)
             sch.vectorize(sch.get_loops(load)[-1])
@@ -91,6 +97,54 @@ def _vectors_per_thread(vector_reads, out_shape, inner: int, lanes: int) -> int:
     if vector_reads or inner % (2 * lanes):
         return 1
     return 2 if static_factor(out_shape) // lanes >= LARGE_GRID_VECTORS else 1
+
+
+def _gather_vectors(sch, block, lanes: int) -> None:
+    """A gather's vector of outputs computed as one vector where every load is provably a whole aligned vector or
+    the same for all its elements (GatherND: the index tuple once, the gathered slice in 16-byte loads); unrolled
+    otherwise (Resize's taps), so the compiler can still share what the elements have in common."""
+    (inner,) = sch.get_loops(block)[-1:]
+    if sch.get(inner).extent.value > lanes:
+        _, inner = sch.split(inner, [None, lanes])
+    if _loads_are_vectors(sch.get(block), lanes):
+        sch.vectorize(inner)
+    else:
+        sch.unroll(sch.get_loops(block)[-2] if sch.get(sch.get_loops(block)[-1]).extent.value < lanes else inner)
+
+
+def _loads_are_vectors(block, lanes: int) -> bool:
+    """Every buffer load of `block`, flattened, either does not move with the last block var (the column) or moves
+    by exactly one element per column and starts each vector on a multiple of `lanes` (16-byte aligned, as TVM's
+    vector loads assume). Loads that depend on loaded values (indices) count as unknown multiples of their
+    strides, which is what makes GatherND's slice provably aligned and a Slice's offset not."""
+    import tvm_ffi
+    from tvm import sym, tirx
+    from tvm.ir import TensorLoad
+
+    column = block.iter_vars[-1].var
+    m = tirx.Var("m", column.ty)
+    analyzer = sym.Analyzer()
+    loads = []
+    tvm_ffi.structural_walk(block.body, (TensorLoad, loads.append))
+
+    def substitute(expr, value):
+        return tvm_ffi.structural_map(expr, (tirx.Var, lambda var: value if var.same_as(column) else var))
+
+    for load in loads:
+        shape = list(load.source.shape)
+        if not all(isinstance(d, tirx.IntImm) for d in shape) or len(load.indices) != len(shape):
+            return False
+        offset, stride = tirx.const(0, column.ty), 1
+        for index, dim in zip(reversed(list(load.indices)), reversed(shape)):
+            offset = offset + tirx.Cast(column.ty, index) * stride
+            stride *= dim.value
+        step = analyzer.simplify(substitute(offset, column + 1) - offset)
+        if isinstance(step, tirx.IntImm) and step.value == 0:
+            continue  # the same for every element of the vector (GatherND's indices)
+        start = analyzer.modular_set(substitute(offset, m * lanes))
+        if not (isinstance(step, tirx.IntImm) and step.value == 1) or start.coeff % lanes or start.base % lanes:
+            return False
+    return True
 
 
 def _flatten_block(sch, block, kept: int = 0) -> None:
