@@ -64,6 +64,32 @@ def test_softmax_accumulates_in_fp32_with_one_reciprocal_per_row(elem, exp):
     assert re.search(r"\(0x1p\+0f/\*1\.000000e\+00\*/ / red_buf0_ptr_1\[0\]\)", body), "x * (1 / sum)"
 
 
+@pytest.mark.parametrize("axis", [1, -1])
+def test_softmax_legalization_matches_numpy_on_any_axis(axis):
+    """tpat's Softmax TE, compiled for the CPU (LLVM) and run: the math, whatever axis (the GPU tests cover the
+    CUDA kernels of the last axis against onnxruntime)."""
+    import tvm
+    from tvm import te
+
+    from tpat.schedules.softmax import softmax_accumulated
+
+    x = te.placeholder((2, 5, 3, 7), "float32", name="x")
+    ex = tvm.compile(tvm.IRModule({"main": te.create_prim_func([x, softmax_accumulated(x, axis)])}), target="llvm")
+    a = np.random.default_rng(0).standard_normal((2, 5, 3, 7)).astype(np.float32) * 8
+    out = tvm.runtime.empty(a.shape, "float32", tvm.cpu())
+    ex["main"](tvm.runtime.tensor(a, tvm.cpu()), out)
+    e = np.exp(a - a.max(axis=axis, keepdims=True))
+    np.testing.assert_allclose(out.numpy(), e / e.sum(axis=axis, keepdims=True), rtol=1e-5, atol=1e-7)
+
+
+def test_softmax_over_a_leading_axis_lowers_for_the_gpu():
+    model = _fixed(h.make_node("Softmax", ["x"], ["y"], name="sm", axis=1),
+                   [h.make_tensor_value_info("x", T.FLOAT16, (2, 12, 64))],
+                   [h.make_tensor_value_info("y", T.FLOAT16, (2, 12, 64))])
+    _, low = _lower(model)
+    assert low.plan.kernels and "__expf(" in _kernel_bodies(low.cuda_source)
+
+
 def test_short_rows_with_a_dynamic_batch():
     _, low = _lower(op_models.softmax())  # (batch, 8, 128) fp32
     (k,) = low.plan.kernels

@@ -89,8 +89,8 @@ def _vectors_per_thread(vector_reads, out_shape, inner: int, lanes: int) -> int:
     A gather's index math (Resize: the output's row and column, two source rows, four taps) is per element, but
     the part that depends on the output row is shared by every element of a thread that lies in one row; the
     compiler hoists it. Two contiguous vectors a thread, with the (row, column) layout, cut the
-    (32,32,44,50)->(176,200) Resize from 72.1 to 59.3 us on an H100 (86 % of the DRAM roofline) and
-    (32,64,11,12) from 142 to 113 us. It does not pay for streaming kernels (GELU (64,128,3072): 68.5 -> 76.3
+    (32,32,44,50)->(176,200) Resize from 72.1 to 59.6 us on an H100 (85 % of the DRAM roofline) and
+    (32,64,11,12) from 142 to 113.6 us. It does not pay for streaming kernels (GELU (64,128,3072): 68.5 -> 76.3
     us, a warp's loads no longer contiguous) nor for small grids (GatherND of 600 rows: 1.95 -> 2.37 us, half the
     threads for a latency-bound kernel); 5 or 10 vectors a thread break the stores' coalescing (Resize 247 and
     364 us)."""
@@ -100,16 +100,17 @@ def _vectors_per_thread(vector_reads, out_shape, inner: int, lanes: int) -> int:
 
 
 def _gather_vectors(sch, block, lanes: int) -> None:
-    """A gather's vector of outputs computed as one vector where every load is provably a whole aligned vector or
-    the same for all its elements (GatherND: the index tuple once, the gathered slice in 16-byte loads); unrolled
-    otherwise (Resize's taps), so the compiler can still share what the elements have in common."""
-    (inner,) = sch.get_loops(block)[-1:]
-    if sch.get(inner).extent.value > lanes:
-        _, inner = sch.split(inner, [None, lanes])
+    """A gather's elements (the block's loops under blockIdx/threadIdx) computed as vectors where every load is
+    provably a whole aligned vector or the same for all its elements (GatherND: the index tuple once, the gathered
+    slice in 16-byte loads); unrolled otherwise (Resize's taps), so the compiler can still share what the elements
+    have in common."""
+    elements = sch.get_loops(block)[-1]  # under threadIdx: this loop, after unit loops of the row
+    loops = sch.split(elements, [None, lanes]) if sch.get(elements).extent.value > lanes else [elements]
     if _loads_are_vectors(sch.get(block), lanes):
-        sch.vectorize(inner)
-    else:
-        sch.unroll(sch.get_loops(block)[-2] if sch.get(sch.get_loops(block)[-1]).extent.value < lanes else inner)
+        sch.vectorize(loops[-1])
+        loops = loops[:-1]
+    for loop in loops:
+        sch.unroll(loop)
 
 
 def _loads_are_vectors(block, lanes: int) -> bool:
