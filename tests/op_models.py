@@ -127,13 +127,26 @@ CORE_OPS: dict[str, Callable[[], onnx.ModelProto]] = {
     "Einsum": einsum,
     "Mod": mod_int,
 }
+
+
 def softmax_bf16() -> onnx.ModelProto:
     return softmax(T.BFLOAT16)
 
 
+def layer_norm_long_rows() -> onnx.ModelProto:
+    """LayerNorm over rows of 768 with a dynamic batch: long rows, each lane's share and gamma/beta in vectors."""
+    rng = np.random.default_rng(4)
+    return _model(h.make_node("LayerNormalization", ["x", "gamma", "beta"], ["y"], name="ln_768", axis=-1),
+                  [_vi("x", T.FLOAT, [B, 4, 768])], [_vi("y", T.FLOAT, [B, 4, 768])],
+                  [nh.from_array(rng.standard_normal(768).astype(np.float32), "gamma"),
+                   nh.from_array(rng.standard_normal(768).astype(np.float32), "beta")])
+
+
 EXTRA_OPS: dict[str, Callable[[], onnx.ModelProto]] = {"Softmax_fp16": softmax_fp16, "Softmax_bf16": softmax_bf16,
-                                                      "ScatterND_add": scatter_nd_add, "Erf_fp16": erf_fp16}
-# (op, dtype policy): fp32 models whose plugin computes in another precision (Casts around it in the model)
+                                                      "ScatterND_add": scatter_nd_add, "Erf_fp16": erf_fp16,
+                                                      "LayerNormalization_768": layer_norm_long_rows}
+
+
 def layer_norm_bert_rows(elem=T.FLOAT16) -> onnx.ModelProto:
     """BERT-base LayerNorm at batch 1, fixed shape: few long rows (a vectorised warp each, gamma/beta in vectors)."""
     rng = np.random.default_rng(3)
@@ -157,6 +170,7 @@ FIXED_EXTRAS: dict[str, Callable[[], onnx.ModelProto]] = {
     "Resize_1x32x176x200": resize_large,
 }
 
+# (op, dtype policy): fp32 models whose plugin computes in another precision (Casts around it in the model)
 POLICY_VARIANTS: dict[str, tuple[str, str]] = {"LayerNormalization_fp16": ("LayerNormalization", "fp16"),
                                                "Resize_fp16": ("Resize", "fp16"), "OneHot_fp16": ("OneHot", "fp16"),
                                                "Softmax_bf16policy": ("Softmax", "bf16")}

@@ -104,7 +104,16 @@ def test_long_rows_get_a_warp_when_there_are_many():
     _, low = _lower(model)
     (k,) = low.plan.kernels
     assert k.block == (32, 8, 1) and k.grid[0] == 64 * 128 // 8
-    assert "uint4" not in _kernel_bodies(low.cuda_source), "many long rows stay scalar and lane-interleaved"
+    assert "*(uint4*)(in0_ptr + " in _kernel_bodies(low.cuda_source), "each lane's share in 16-byte vectors"
+
+
+def test_many_long_rows_not_splitting_into_vectors_stay_scalar():
+    model = _fixed(h.make_node("Softmax", ["x"], ["y"], name="sm", axis=-1),
+                   [h.make_tensor_value_info("x", T.FLOAT, (64, 128, 800))],
+                   [h.make_tensor_value_info("y", T.FLOAT, (64, 128, 800))])
+    _, low = _lower(model)
+    (k,) = low.plan.kernels
+    assert k.block == (32, 8, 1) and "float4" not in _kernel_bodies(low.cuda_source)
 
 
 def test_few_long_rows_get_a_warp_each_in_vectors():

@@ -12,14 +12,15 @@ elements and a block carries 32 rows. Fewer lanes a row also mean fewer shuffle 
 repeating the per-row work; on an H100 the (64,12,128,128) fp16 Softmax went from 21.1 us (32 lanes, 2-byte
 loads) to 16.2 us (torch.compile: 16.7).
 
-Long rows (<= MAX_ROW) depend on their count. Many (>= MIN_BLOCKS * ROWS_PER_BLOCK) keep the scalar,
-lane-interleaved layout, 8 rows a block: LayerNorm (64,128,768) fp16 went 15.3 -> 7.5 us against dlight's block
-per row (what meta_schedule found too), and vectorised it slowed to 10.2 us. Few rows are latency-bound: a warp
-per row, each lane's share in 16-byte vectors (gamma and beta too), one row a block so the rows spread over the
-SMs. LayerNorm (1,128,768) took 2.13/2.23 us (fp32/fp16) with dlight's 256 threads per row, 2.18/2.24 with a
-scalar warp, 2.05/1.87 vectorised (torch.compile 1.9/1.8), and 2.60/3.35 with a vectorised block per row (the
-block-wide results are re-read from shared memory per element). A few long rows that do not split into whole
-vectors stay with dlight.
+Long rows (<= MAX_ROW) get a warp each too, each lane's share in 16-byte vectors, and the operands shaped as one
+row (LayerNorm's gamma and beta) in vectors as well; 8 rows a block when there are many, fewer when the rows would
+not fill the SMs. LayerNorm (64,128,768) fp16 took 15.3 us with dlight's block of 256 threads per row, 7.5 with a
+scalar, lane-interleaved warp per row, 10.2 vectorised with gamma and beta left scalar (a lane's 8 scalar loads
+16 bytes apart), and 5.96 vectorised throughout (torch.compile: 7.0). LayerNorm (1,128,768) took 2.13/2.23 us
+(fp32/fp16) with dlight's block per row, 2.18/2.24 with a scalar warp, 2.05/1.87 vectorised (torch.compile
+1.9/1.8), and 2.60/3.35 with a vectorised block per row (the block-wide results are re-read from shared memory
+per element). Long rows that do not split into whole vectors per lane stay scalar and lane-interleaved when
+there are many of them, and go to dlight's block per row when there are few.
 
 Applies when every block but the last reduces over the same trailing axes, the last one is spatial over the same
 iteration space, and the reduced extent is a constant of at most MAX_ROW; otherwise it declines and dlight's rule
@@ -38,7 +39,7 @@ from .analysis import fused_index_map, inlined_blocks, static_factor, static_pro
 WARP = 32
 ROWS_PER_BLOCK = 8
 SHORT_ROW = 256  # a warp per row whatever the row count (Softmax over 128 keys)
-MAX_ROW = 1024  # longer rows (LayerNorm's 768) too, when there are rows enough to fill the GPU
+MAX_ROW = 1024  # longer rows (LayerNorm's 768) too
 UNROLL = 256
 MIN_BLOCKS = 264  # two blocks per SM of an H100 (132 SMs) before rows are packed 8 to a block
 VECTOR_BYTES = 16
@@ -72,12 +73,10 @@ class ShortRowReduction(GPUScheduleRule):
         itemsize = BY_NAME[str(sch.get(last.block_rv).writes[0].source.dtype)].itemsize
         if row_length <= SHORT_ROW:
             lanes, vec = _vector_layout(row_length, itemsize)
-        elif rows is not None and rows < MIN_BLOCKS * ROWS_PER_BLOCK:
-            lanes, vec = WARP, _long_row_vector(row_length, itemsize)  # few long rows: latency-bound, vectors
-            if vec == 1:
-                return None  # dlight's block of 256 threads per row
         else:
-            lanes, vec = WARP, 1
+            lanes, vec = WARP, _long_row_vector(row_length, itemsize)
+            if vec == 1 and rows is not None and rows < MIN_BLOCKS * ROWS_PER_BLOCK:
+                return None  # few long rows that do not split into vectors: dlight's block of 256 threads per row
         rows_multiple = static_factor(extents[:leading])
         ty_len = ROWS_PER_BLOCK if vec == 1 else max(1, THREADS // lanes)
         while rows_multiple % ty_len:  # whole rows per block: no predicate around the warp reductions
