@@ -44,9 +44,10 @@ def softmax_accumulated(x, axis: int):
         return value if str(value.dtype) == acc else value.astype(acc)
 
     reduced = tuple(d for i, d in enumerate(x.shape) if i != axis)
-    max_elem = te.compute(reduced, lambda *r: te.max(wide(x[with_k(r, k_max)]), axis=k_max), name="T_softmax_maxelem")
-    expsum = te.compute(reduced, lambda *r: te.sum(_exp(wide(x[with_k(r, k_sum)]) - max_elem[r], str(x.dtype)), axis=k_sum),
-                        name="T_softmax_expsum")
+    max_elem = te.compute(reduced, lambda *r: te.max(wide(x[with_k(r, k_max)]), axis=k_max),
+                          name="T_softmax_maxelem")
+    expsum = te.compute(reduced, lambda *r: te.sum(_exp(wide(x[with_k(r, k_sum)]) - max_elem[r], str(x.dtype)),
+                                                   axis=k_sum), name="T_softmax_expsum")
 
     def normalise(*i):
         r = row_of(i)
