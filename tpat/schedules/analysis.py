@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+VECTOR_BYTES = 16  # the widest global load/store a CUDA thread issues (float4, uint4)
+
 
 def inlined_blocks(rule, func, target):
     """(schedule, the blocks left after dlight's inlining of contiguous spatial blocks), or None when `rule` does not
@@ -78,3 +80,9 @@ def fused_index_map(extents, leading: int):
         return [row, fuse(iters[leading:], extents[leading:])] if len(iters) > leading else [row]
 
     return tirx.IndexMap.from_func(mapping, ndim=len(extents))
+
+
+def same_shape(a, b) -> bool:
+    """Two shapes (lists of extents, static or symbolic) are the same, extent by extent."""
+    a, b = list(a), list(b)
+    return len(a) == len(b) and all(str(x) == str(y) for x, y in zip(a, b))

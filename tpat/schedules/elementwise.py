@@ -17,9 +17,9 @@ from tvm.s_tir.dlight.gpu.base import GPUScheduleRule
 from tvm.target import Target
 
 from ..ir.dtypes import BY_NAME
-from .analysis import fused_index_map, inlined_blocks, static_factor, writes_at_iteration_point
+from .analysis import (VECTOR_BYTES, fused_index_map, inlined_blocks, same_shape, static_factor,
+                       writes_at_iteration_point)
 
-VECTOR_BYTES = 16
 THREADS = 256
 LARGE_GRID_VECTORS = 1 << 18  # a grid this many vectors (~ 8 waves of 256-thread blocks on 132 SMs) or larger
 VECTOR_DTYPES = ("float32", "float16", "bfloat16", "int32", "int8", "uint8")  # int64 and bool stay scalar
@@ -41,22 +41,22 @@ class VectorizedElementwise(GPUScheduleRule):
         if lanes < 2 or not isinstance(inner, IntImm) or inner.value % lanes:
             return None
         out_shape = list(writes[0].source.shape)
-        same_shape = [i for i, read in enumerate(sch.get(block).reads)
-                      if _same(list(read.source.shape), out_shape) and str(read.source.dtype) in VECTOR_DTYPES]
-        per_thread = _vectors_per_thread(same_shape, out_shape, inner.value, lanes)
+        vector_reads = [i for i, read in enumerate(sch.get(block).reads)
+                        if same_shape(read.source.shape, out_shape) and str(read.source.dtype) in VECTOR_DTYPES]
+        per_thread = _vectors_per_thread(vector_reads, out_shape, inner.value, lanes)
         # staged through registers: vector loads -> scalar math (erf, exp ... have no vector form) -> vector
         # stores. Streaming: flattened to one index, so each thread's slice is a contiguous range. A gather keeps
         # its innermost axis apart, (row, column): the row is found once per thread and a thread's columns are its
         # first column plus a constant, where a flat index would cost a division per element to find them again
         # (and GatherND reloaded its index tuple for every element: 22 loads a thread where 7 do)
-        kept = 1 if not same_shape and len(out_shape) > 1 else 0
+        kept = 1 if not vector_reads and len(out_shape) > 1 else 0
         _flatten_block(sch, block, kept)
         store = sch.cache_write(block, 0, "local")
         sch.transform_layout(block, ("write", 0), fused_index_map(out_shape, len(out_shape) - kept))
         _flatten_block(sch, store, kept)
         flat = fused_index_map(out_shape, len(out_shape))
         loads = []
-        for i in same_shape:
+        for i in vector_reads:
             loads.append(sch.cache_read(block, i, "local"))
             sch.transform_layout(block, ("read", i), flat)
             _flatten_block(sch, loads[-1])
@@ -154,6 +154,3 @@ def _flatten_block(sch, block, kept: int = 0) -> None:
     extents = [iv.dom.extent for iv in sch.get(block).iter_vars]
     sch.transform_block_layout(block, fused_index_map(extents, max(1, len(extents) - kept)))
 
-
-def _same(a, b) -> bool:
-    return len(a) == len(b) and all(str(x) == str(y) for x, y in zip(a, b))

@@ -34,7 +34,7 @@ from tvm.s_tir.dlight.gpu.base import GPUScheduleRule
 from tvm.target import Target
 
 from ..ir.dtypes import BY_NAME
-from .analysis import fused_index_map, inlined_blocks, static_factor, static_product
+from .analysis import VECTOR_BYTES, fused_index_map, inlined_blocks, same_shape, static_factor, static_product
 
 WARP = 32
 ROWS_PER_BLOCK = 8
@@ -42,7 +42,6 @@ SHORT_ROW = 256  # a warp per row whatever the row count (Softmax over 128 keys)
 MAX_ROW = 1024  # longer rows (LayerNorm's 768) too
 UNROLL = 256
 MIN_BLOCKS = 264  # two blocks per SM of an H100 (132 SMs) before rows are packed 8 to a block
-VECTOR_BYTES = 16
 LANE_BYTES = 32  # a lane's contiguous share of a short row: two 16-byte vectors
 THREADS = 256  # per block, when short rows are vectorised
 
@@ -71,12 +70,9 @@ class ShortRowReduction(GPUScheduleRule):
         extents = [sch.get(loop).extent for loop in last_loops]
         rows = static_product(extents[:leading])
         itemsize = BY_NAME[str(sch.get(last.block_rv).writes[0].source.dtype)].itemsize
-        if row_length <= SHORT_ROW:
-            lanes, vec = _vector_layout(row_length, itemsize)
-        else:
-            lanes, vec = WARP, _long_row_vector(row_length, itemsize)
-            if vec == 1 and rows is not None and rows < MIN_BLOCKS * ROWS_PER_BLOCK:
-                return None  # few long rows that do not split into vectors: dlight's block of 256 threads per row
+        lanes, vec = _row_layout(row_length, itemsize)
+        if vec == 1 and row_length > SHORT_ROW and rows is not None and rows < MIN_BLOCKS * ROWS_PER_BLOCK:
+            return None  # few long rows that do not split into vectors: dlight's block of 256 threads per row
         rows_multiple = static_factor(extents[:leading])
         ty_len = ROWS_PER_BLOCK if vec == 1 else max(1, THREADS // lanes)
         while rows_multiple % ty_len:  # whole rows per block: no predicate around the warp reductions
@@ -137,13 +133,13 @@ class ShortRowReduction(GPUScheduleRule):
         """Operands shaped as the rows or as one row (`reduced`: the row's axes) loaded per vector into registers,
         the output stored per vector."""
         out = sch.get(last).writes[0].source
-        row_shape = [str(d) for d in out.shape]
-        shapes = (row_shape, row_shape[len(row_shape) - reduced:])  # the rows, or one row (LayerNorm's gamma)
+        shapes = (list(out.shape), list(out.shape)[len(out.shape) - reduced:])  # the rows, or one row (gamma)
         itemsize = BY_NAME[str(out.dtype)].itemsize
         for block, r_loop in sites:
             for i, read in enumerate(sch.get(block).reads):
                 dtype = BY_NAME.get(str(read.source.dtype))
-                if [str(d) for d in read.source.shape] in shapes and dtype and dtype.itemsize == itemsize:
+                matches = any(same_shape(read.source.shape, shape) for shape in shapes)
+                if matches and dtype and dtype.itemsize == itemsize:
                     cache = sch.cache_read(block, i, "local", consumer_blocks=[block])
                     sch.compute_at(cache, r_loop, preserve_unit_loops=True)
                     sch.vectorize(sch.get_loops(cache)[-1])
@@ -157,18 +153,14 @@ class ShortRowReduction(GPUScheduleRule):
         sch.annotate(loop, ann_key="pragma_unroll_explicit", ann_val=1)
 
 
-def _vector_layout(row_length: int, itemsize: int) -> tuple[int, int]:
-    """(lanes per row, elements per vector) for a short row: LANE_BYTES a lane in 16-byte vectors, or (WARP, 1)
-    (scalar) when the row does not split into whole vectors per lane."""
+def _row_layout(row_length: int, itemsize: int) -> tuple[int, int]:
+    """(lanes per row, elements per vector): a short row gives each lane LANE_BYTES, a long one spreads over the
+    warp; (WARP, 1), scalar, when the row does not split into whole 16-byte vectors per lane."""
     vec = VECTOR_BYTES // itemsize
-    lanes = min(WARP, max(1, row_length * itemsize // LANE_BYTES))
-    lanes = 1 << (lanes.bit_length() - 1)  # a power of two: the warp shuffles reduce over aligned groups
+    lanes = WARP
+    if row_length <= SHORT_ROW:
+        lanes = min(WARP, max(1, row_length * itemsize // LANE_BYTES))
+        lanes = 1 << (lanes.bit_length() - 1)  # a power of two: the warp shuffles reduce over aligned groups
     if vec < 2 or row_length % (lanes * vec):
         return WARP, 1
     return lanes, vec
-
-
-def _long_row_vector(row_length: int, itemsize: int) -> int:
-    """Elements per 16-byte vector when a long row splits into whole vectors over a warp's lanes, else 1."""
-    vec = VECTOR_BYTES // itemsize
-    return vec if vec > 1 and row_length % (WARP * vec) == 0 else 1
