@@ -60,11 +60,16 @@ class VectorizedElementwise(GPUScheduleRule):
             loads.append(sch.cache_read(block, i, "local"))
             sch.transform_layout(block, ("read", i), flat)
             _flatten_block(sch, loads[-1])
+        compute_at = None
         if kept and len(sch.get_loops(store)) == 2:
+            # a thread's vectors a row's width / per_thread apart: each store instruction of a warp then writes
+            # whole 32-byte sectors (adjacent vectors a thread wrote every sector in two 16-byte halves)
             row, column = sch.get_loops(store)
-            outer, inner_loop = sch.split(column, [None, per_thread * lanes])
-            bx, tx = sch.split(sch.fuse(row, outer), [None, THREADS])
-            vec = sch.split(inner_loop, [per_thread, lanes])[1] if per_thread > 1 else inner_loop
+            slot, column, vec = sch.split(column, [per_thread, None, lanes])
+            sch.reorder(column, slot)
+            bx, tx = sch.split(sch.fuse(row, column), [None, THREADS])
+            sch.unroll(slot)
+            compute_at = slot
         elif per_thread > 1:
             (column,) = sch.get_loops(store)
             bx, tx, _, vec = sch.split(column, [None, THREADS, per_thread, lanes])
@@ -74,7 +79,7 @@ class VectorizedElementwise(GPUScheduleRule):
         sch.bind(bx, "blockIdx.x")
         sch.bind(tx, "threadIdx.x")
         sch.vectorize(vec)
-        sch.compute_at(block, tx, preserve_unit_loops=True)
+        sch.compute_at(block, compute_at or tx, preserve_unit_loops=True)
         if kept:
             _gather_vectors(sch, block, lanes)
         for load in loads:  # (none when per_thread > 1)
@@ -86,14 +91,17 @@ class VectorizedElementwise(GPUScheduleRule):
 def _vectors_per_thread(vector_reads, out_shape, inner: int, lanes: int) -> int:
     """2 for a large gather (no operand read at the output's index, e.g. Resize), else 1.
 
-    A gather's index math (Resize: the output's row and column, two source rows, four taps) is per element, but
-    the part that depends on the output row is shared by every element of a thread that lies in one row; the
-    compiler hoists it. Two contiguous vectors a thread, with the (row, column) layout, cut the
-    (32,32,44,50)->(176,200) Resize from 72.1 to 59.6 us on an H100 (85 % of the DRAM roofline) and
-    (32,64,11,12) from 142 to 113.6 us. It does not pay for streaming kernels (GELU (64,128,3072): 68.5 -> 76.3
-    us, a warp's loads no longer contiguous) nor for small grids (GatherND of 600 rows: 1.95 -> 2.37 us, half the
-    threads for a latency-bound kernel); 5 or 10 vectors a thread break the stores' coalescing (Resize 247 and
-    364 us)."""
+    A gather's index math (Resize: the output's row and column, two source rows, the taps) is per element, but the
+    part that depends on the output row is shared by every element of a thread that lies in one row; the compiler
+    hoists it. With TVM's float Resize coordinates, two adjacent vectors a thread cut the (32,32,44,50)->(176,200)
+    Resize from 72.1 to 59.6 us on an H100 and (32,64,11,12) from 142 to 113.6 us. With tpat's exact coordinates
+    (resize.py) the kernel moved from instruction-bound to store-bound, and adjacent vectors then cost more than
+    they saved: each warp store wrote every 32-byte sector in two 16-byte halves (1.6x the L2 write sectors of
+    whole ones, ncu). The two vectors now sit half a row apart (`apply`): 56.2 and 96.2 us (90 % and 100 % of the
+    DRAM roofline), against 55.7 and 126 us with one vector a thread. Two vectors do not pay for streaming kernels
+    (GELU (64,128,3072): 68.5 -> 76.3 us, a warp's loads no longer contiguous) nor for small grids (GatherND of
+    600 rows: 1.95 -> 2.37 us, half the threads for a latency-bound kernel); 5 or 10 adjacent vectors a thread
+    broke the stores' coalescing (Resize 247 and 364 us)."""
     if vector_reads or inner % (2 * lanes):
         return 1
     return 2 if static_factor(out_shape) // lanes >= LARGE_GRID_VECTORS else 1
