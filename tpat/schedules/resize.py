@@ -28,7 +28,9 @@ from __future__ import annotations
 
 from math import gcd
 
+from ..ir.dtypes import BY_NAME
 from .analysis import VECTOR_BYTES
+from .pipeline import stock_legalization
 
 EXACT_MODES = ("half_pixel", "pytorch_half_pixel", "asymmetric", "align_corners")
 FLOAT_INPUTS = ("float16", "bfloat16", "float32")
@@ -36,35 +38,25 @@ INT32_MAX = 2**31 - 1
 
 
 def legalize_resize2d(bb, call):
-    from tvm import topi
-
-    spatial = _static_spatial(call)
-    if spatial is None:
-        a = call.attrs
-        return bb.call_te(topi.image.resize2d, call.args[0], roi=a.roi, size=call.args[1], layout=a.layout,
-                          method=a.method, coordinate_transformation_mode=a.coordinate_transformation_mode,
-                          rounding_method=a.rounding_method, bicubic_alpha=a.cubic_alpha,
-                          bicubic_exclude=a.cubic_exclude, extrapolation_value=a.extrapolation_value)
-    (in_h, in_w), (out_h, out_w) = spatial
-    mode = str(call.attrs.coordinate_transformation_mode)
-    rows, cols = source_ratio(mode, in_h, out_h), source_ratio(mode, in_w, out_w)
+    exact = _exact_form(call)
+    if exact is None:
+        return stock_legalization(bb, call)
+    (out_h, out_w), rows, cols = exact
     return bb.call_te(resize2d_linear_exact, call.args[0], out_h, out_w, rows, cols, primfunc_name_hint="resize2d")
 
 
-def _static_spatial(call):
-    """((in_h, in_w), (out_h, out_w)) when the exact form applies, else None."""
+def _exact_form(call):
+    """((out_h, out_w), row ratio, column ratio) when the exact form applies, else None."""
     attrs, data = call.attrs, call.args[0]
-    if (str(attrs.layout) != "NCHW" or str(attrs.method) != "linear"
-            or str(attrs.coordinate_transformation_mode) not in EXACT_MODES
+    mode = str(attrs.coordinate_transformation_mode)
+    if (str(attrs.layout) != "NCHW" or str(attrs.method) != "linear" or mode not in EXACT_MODES
             or str(data.ty.dtype) not in FLOAT_INPUTS or call.ty.dtype != data.ty.dtype):
         return None
     in_hw, out_hw = _ints(list(getattr(data.ty.shape, "values", ()))[2:]), _ints(getattr(call.args[1], "values", ()))
-    if in_hw is None or out_hw is None:  # a symbolic spatial size: the ratio is not a compile-time constant
+    if in_hw is None or out_hw is None or len(in_hw) != 2:  # a symbolic spatial size: no compile-time ratio
         return None
-    mode = str(attrs.coordinate_transformation_mode)
-    if len(in_hw) != 2 or any(source_ratio(mode, i, o) is None for i, o in zip(in_hw, out_hw)):
-        return None
-    return in_hw, out_hw
+    ratios = [source_ratio(mode, i, o) for i, o in zip(in_hw, out_hw)]
+    return None if None in ratios else (out_hw, *ratios)
 
 
 def _ints(dims) -> tuple[int, ...] | None:
@@ -100,7 +92,7 @@ def column_group(ratio, out_w: int, dtype: str) -> int:
     taps cross at most one source column (`a (G - 1) <= d`: upsampling by at least G - 1) and rows are whole
     vectors; else 1 (every column on its own)."""
     a, _, d = ratio
-    group = VECTOR_BYTES // {"float16": 2, "bfloat16": 2, "float32": 4}[dtype]
+    group = VECTOR_BYTES // BY_NAME[dtype].itemsize
     return group if a * (group - 1) <= d and out_w % group == 0 else 1
 
 
@@ -110,7 +102,7 @@ def resize2d_linear_exact(data, out_h: int, out_w: int, rows, cols):
 
     n, c, in_h, in_w = data.shape
     group = column_group(cols, out_w, str(data.dtype))
-    one = tirx.const(1.0, "float32")
+    one, zero = tirx.const(1.0, "float32"), tirx.const(0.0, "float32")
 
     def tap(index, ratio, group):
         """(window start, whether the taps sit one column further in, weight of the second tap). The window is
@@ -134,7 +126,6 @@ def resize2d_linear_exact(data, out_h: int, out_w: int, rows, cols):
         """The row's value at the group's tap: the window's three pixels, weighted (the pixels are read whichever
         way `further` goes, so every element of a group reads the same addresses and the loads are shared)."""
         p = [data[b, ch, clamp(y, in_h), clamp(x + k, in_w)].astype("float32") for k in range(3)]
-        zero = tirx.const(0.0, "float32")
         return (p[0] * tirx.Select(further, zero, one - wx) + p[1] * tirx.Select(further, one - wx, wx)
                 + p[2] * tirx.Select(further, wx, zero))
 

@@ -13,17 +13,17 @@ tuple, slice element), after the copy of `data` into the output:
 
 from __future__ import annotations
 
+from .pipeline import stock_legalization
+
 ATOMIC_ADD_DTYPES = ("float32", "float16", "bfloat16", "float64", "int32")
 THREADS = 256
 
 
 def legalize_scatter_nd(bb, call):
-    from tvm.relax.transform.legalize_ops.manipulate import _scatter_nd as stock_scatter_nd
-
     reduction = str(call.attrs.reduction)
     dtype = str(call.args[0].ty.dtype)
     if reduction not in ("update", "add") or (reduction == "add" and dtype not in ATOMIC_ADD_DTYPES):
-        return stock_scatter_nd(bb, call)
+        return stock_legalization(bb, call)
     return bb.call_te(scatter_nd_flat, call.args[0], call.args[1], call.args[2], reduction)
 
 
