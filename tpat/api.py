@@ -105,6 +105,7 @@ def onnx2plugin(
 
 def _resolved(source, output, node_names, node_types, plugin_name_dict, dynamic, arch, validate, cache_dir, dtype,
               trials):
+    from .arch import sort_archs
     from .spec.model import Executor
     from .spec.resolve import DEFAULT_TOLERANCE, ResolvedModel, ResolvedSpec, ResolvedTargets
     from .stages.model_io import load_model
@@ -117,7 +118,7 @@ def _resolved(source, output, node_names, node_types, plugin_name_dict, dynamic,
     targets = ResolvedTargets(tuple(dict.fromkeys([*(node_names or ()), *mapping])), tuple(node_types or ()),
                               MappingProxyType(mapping))
     model = ResolvedModel(entry=0, source=source, output=output, stem=source.stem, targets=targets,
-                          arch=tuple(sorted(arch)), dtype=dtype, dynamic=MappingProxyType(dynamic), trials=trials,
+                          arch=sort_archs(arch), dtype=dtype, dynamic=MappingProxyType(dynamic), trials=trials,
                           per_op_trials=MappingProxyType({}), validate=validate, tolerance=DEFAULT_TOLERANCE)
     cache = Path(os.path.expanduser(str(cache_dir or os.environ.get("TPAT_CACHE_DIR") or "~/.cache/tpat")))
     return ResolvedSpec(None, output.parent, cache, Executor(kind="local", jobs=1), (model,))

@@ -14,7 +14,8 @@ from importlib import metadata
 from pathlib import Path
 
 SCHEMA = 1
-_CODE_DIRS = ("stages", "schedules", "ir", "gpu")
+# The modules that run tasks: the code a cached output depends on is everything they import (code_closure).
+TASK_MODULES = ("tpat.executor.chain",)
 
 
 def canonical(obj) -> bytes:
@@ -41,15 +42,12 @@ def file_digest(path: Path) -> str:
 
 @functools.lru_cache(maxsize=1)
 def tpat_code_digest() -> str:
-    """tpat's version plus a hash of the stage code, so a changed stage invalidates its entries even unreleased."""
-    from .. import __version__
+    """tpat's version plus a hash of every tpat module the task bodies import (directly or not), so a change to
+    any code that shapes a task's output invalidates its entries, even unreleased."""
+    from .._version import __version__
+    from .code_closure import closure_digest
 
-    root = Path(__file__).resolve().parent.parent
-    h = hashlib.sha256(__version__.encode())
-    for sub in _CODE_DIRS:
-        for p in sorted((root / sub).rglob("*.py")):
-            h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes())
-    return f"{__version__}+{h.hexdigest()[:16]}"
+    return f"{__version__}+{closure_digest(TASK_MODULES)[:16]}"
 
 
 @functools.lru_cache(maxsize=1)

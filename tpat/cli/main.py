@@ -19,7 +19,7 @@ EXIT_BUG = 70
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .. import __version__
+    from .._version import __version__
 
     parser = argparse.ArgumentParser(prog="tpat", description="ONNX nodes -> TVM-generated TensorRT plugins.")
     parser.add_argument("--version", action="version", version=f"tpat {__version__}")

@@ -81,7 +81,7 @@ def _tune(p: PluginPlan, tmp: Path, result: ChainResult, trt_include) -> dict:
         for name in (*RECORD_FILES, "tune.json"):
             shutil.copyfile(Path(p.records_dir) / name, tmp / name)
         return {"imported": True}
-    summary = tune(onnx.load_from_string(p.subgraph), p.signature, min(p.arch), p.trials, tmp,
+    summary = tune(onnx.load_from_string(p.subgraph), p.signature, p.lowering_arch, p.trials, tmp,
                    what=p.describe_node())
     (tmp / "tune.json").write_text(json.dumps({**summary, "key": key}, indent=1, sort_keys=True))
     return {"imported": False, "seconds": summary["seconds"]}
@@ -95,14 +95,14 @@ def _lower(p: PluginPlan, tmp: Path, result: ChainResult, trt_include) -> dict:
     records = result.entries.get("tune")
     what = p.describe_node()
     if records and not p.signature.dims:  # a fixed-shape plugin: the tuned kernels are the only ones
-        lowered = lower(subgraph, p.signature, arch=min(p.arch), what=what, database_dir=records)
+        lowered = lower(subgraph, p.signature, arch=p.lowering_arch, what=what, database_dir=records)
     else:
-        lowered = lower(subgraph, p.signature, arch=min(p.arch), what=what)
+        lowered = lower(subgraph, p.signature, arch=p.lowering_arch, what=what)
     write_lowered(lowered, tmp)
     kernels = [k.name for k in lowered.plan.kernels]
     if records and p.signature.dims:  # symbolic kernels for the range + tuned kernels for the bucket
         bucket = bucket_of(p.signature)
-        tuned = lower(subgraph, p.signature, arch=min(p.arch), what=what, database_dir=records, bucket=bucket)
+        tuned = lower(subgraph, p.signature, arch=p.lowering_arch, what=what, database_dir=records, bucket=bucket)
         write_lowered(tuned, tmp, prefix="b_")
         (tmp / "bucket.json").write_text(json.dumps(bucket, sort_keys=True))
     (tmp / "subgraph.onnx").write_bytes(p.subgraph)
@@ -119,9 +119,9 @@ def _codegen(p: PluginPlan, tmp: Path, result: ChainResult, trt_include) -> dict
     if (entry / "bucket.json").is_file():
         bucket = json.loads((entry / "bucket.json").read_text())
         ctx, files = codegen.render_tuned_kernels(p.name, lowered, [(bucket, read_lowered(entry, "b_"))],
-                                                  sorted(p.arch), tvm_version())
+                                                  list(p.arch), tvm_version())
     else:
-        ctx = codegen.context(p.name, lowered, sorted(p.arch), tvm_version(), tuned="tune" in result.entries)
+        ctx = codegen.context(p.name, lowered, list(p.arch), tvm_version(), tuned="tune" in result.entries)
         files = codegen.render_kernels(ctx)
     if trt_include:
         files.update(codegen.render_plugin(ctx))
@@ -134,9 +134,9 @@ def _build(p: PluginPlan, tmp: Path, result: ChainResult, trt_include) -> dict:
     from ..stages import build
 
     src = Path(result.entries["codegen"])
-    builds = [build.build_kernels(src, p.name, sorted(p.arch), tmp)]
+    builds = [build.build_kernels(src, p.name, list(p.arch), tmp)]
     if trt_include:
-        builds.append(build.build_plugin(src, p.name, sorted(p.arch), tmp, Path(trt_include)))
+        builds.append(build.build_plugin(src, p.name, list(p.arch), tmp, Path(trt_include)))
     return {"builds": [{"output": b.output.name, "flags": _portable_flags(b.command)} for b in builds]}
 
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from ..arch import DEFAULT_ARCH, sort_archs
 from ..cache.keys import digest, file_digest, task_key, tpat_code_digest, tvm_version
 from ..errors import TpatError
 from ..render import templates_digest
 from .model import ModelPlan, NodeRef, Plan, PluginPlan, TaskSpec
 
 log = logging.getLogger(__name__)
-DEFAULT_ARCH = ("sm_90",)
 SEED = 0
 
 
@@ -57,7 +57,7 @@ def _plan_model(plan: Plan, mp: ModelPlan, m, by_content: dict[str, str]) -> Non
     model = prepare_model(original, dynamic)
     targets = select_targets(model.graph, list(m.targets.nodes), list(m.targets.op_types),
                              dict(m.targets.plugin_names), getattr(m.targets, "fuse", ()))
-    arch = tuple(m.arch) or DEFAULT_ARCH
+    arch = sort_archs(m.arch or DEFAULT_ARCH)
     tolerance = {k: (v.rtol, v.atol) for k, v in m.tolerance.items()}
     for t in targets:
         ex = extract(model, t, dynamic, m.dtype or "keep")
@@ -93,7 +93,7 @@ def _tune_task(plan: Plan, p: PluginPlan) -> str | None:
     v = plan.versions
     # No tpat code digest here: records are TVM schedules of a workload and stay valid across tpat releases (a
     # workload tpat now lowers differently simply finds no record and keeps the default schedule).
-    inputs = {"subgraph": digest(p.subgraph), "signature": digest(p.signature.to_json()), "arch": min(p.arch),
+    inputs = {"subgraph": digest(p.subgraph), "signature": digest(p.signature.to_json()), "arch": p.lowering_arch,
               "trials": p.trials, "bucket": bucket_of(p.signature), "tvm": v["tvm"], "seed": SEED}
     key = task_key("tune", inputs)
     records = plan.plugin_dir / "tuning" / p.name

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+from ..arch import oldest
 from ..ir.signature import Signature
 
 STAGES = ("tune", "lower", "codegen", "build", "validate")
@@ -52,6 +53,11 @@ class PluginPlan:
     notes: list[str] = field(default_factory=list)  # planning remarks `tpat plan` shows (e.g. tuning skipped)
     nodes: list[NodeRef] = field(default_factory=list)
     tasks: dict[str, TaskSpec] = field(default_factory=dict)
+
+    @property
+    def lowering_arch(self) -> str:
+        """The arch TVM lowers for: the oldest of the list, so the CUDA source runs on every arch built."""
+        return oldest(self.arch)
 
     def describe_node(self) -> str:
         n = self.nodes[0]

@@ -24,7 +24,8 @@ from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
 from ..errors import SpecError
-from .model import ARCH_PATTERN, Settings, Spec
+from ..arch import ARCH_PATTERN
+from .model import Settings, Spec
 
 Loc = tuple[str | int, ...]
 

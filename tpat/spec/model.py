@@ -17,7 +17,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-ARCH_PATTERN = r"^sm_\d{2,3}a?$"
+from ..arch import ARCH_PATTERN
+
 GLOB_CHARS = frozenset("*?[")
 OUTPUT_PLACEHOLDERS = ("stem", "output_dir")
 DEFAULT_OUTPUT = "{output_dir}/{stem}.tpat.onnx"

@@ -17,6 +17,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
+from ..arch import sort_archs
 from .issues import Origin, SpecIssue, spec_error
 from .model import DEFAULT_OUTPUT, DimRange, Executor, ModelSpec, Settings, Spec, Tolerance, is_glob
 
@@ -158,7 +159,7 @@ def _effective(defaults: Settings, m: ModelSpec) -> dict:
 
     tuning_set = "tuning" in m.model_fields_set and "trials" in m.tuning.model_fields_set
     return dict(
-        arch=tuple(sorted(pick("arch"), key=_arch_key)),
+        arch=sort_archs(pick("arch")),
         dtype=pick("dtype"),
         dynamic=_frozen_map({**defaults.dynamic, **m.dynamic}),
         trials=m.tuning.trials if tuning_set else defaults.tuning.trials,
@@ -167,12 +168,6 @@ def _effective(defaults: Settings, m: ModelSpec) -> dict:
         check_trt=pick("check_trt"),
         tolerance=_frozen_map({**DEFAULT_TOLERANCE, **defaults.tolerance, **m.tolerance}),
     )
-
-
-def _arch_key(arch: str) -> tuple[int, str]:
-    """sm_90 < sm_90a < sm_100: by compute capability, then the arch-specific suffix."""
-    digits = arch[3:].rstrip("a")
-    return int(digits), arch[3 + len(digits):]
 
 
 def _targets(m: ModelSpec) -> ResolvedTargets:

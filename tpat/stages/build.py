@@ -18,9 +18,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..arch import parse, sort_archs
 from ..errors import BuildError
 
-_ARCH = re.compile(r"^sm_(\d{2,3})(a?)$")
 # 177: variable declared but never referenced, 550: set but never used -- TVM emits both for CSE'd index vars.
 _TVM_DIAG = ["-Xcudafe", "--diag_suppress=177", "-Xcudafe", "--diag_suppress=550"]
 
@@ -49,16 +49,14 @@ def nvcc_version() -> str:
 
 def gencode_flags(arch_list: list[str]) -> list[str]:
     """SASS for each arch, PTX for the newest (sm_90a keeps its 'a': arch-specific features need it)."""
-    parsed = []
-    for arch in arch_list:
-        m = _ARCH.match(arch)
-        if not m:
-            raise BuildError(f"invalid CUDA arch {arch!r}", hint="use the form sm_90, sm_89, sm_90a")
-        parsed.append((int(m.group(1)), m.group(2)))
+    try:
+        ordered = [parse(a) for a in sort_archs(arch_list)]
+    except ValueError as exc:
+        raise BuildError(str(exc), hint="use the form sm_90, sm_89, sm_90a") from None
     flags = []
-    for num, suffix in sorted(set(parsed)):
+    for num, suffix in ordered:
         flags += ["-gencode", f"arch=compute_{num}{suffix},code=sm_{num}{suffix}"]
-    num, suffix = max(parsed)
+    num, suffix = ordered[-1]
     flags += ["-gencode", f"arch=compute_{num}{suffix},code=compute_{num}{suffix}"]
     return flags
 

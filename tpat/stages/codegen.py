@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from .. import __version__
+from .._version import __version__
 from ..ir import expr as E
 from ..ir.signature import Signature
 from ..render import render
