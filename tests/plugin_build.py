@@ -16,7 +16,7 @@ import jinja2
 
 from tpat import __version__
 from tpat.ir.dtypes import dtype_from_name
-from tpat.render import TEMPLATES_DIR
+from tpat.render import TEMPLATES_DIR, cpp_environment
 from tpat.trt.headers import find_headers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,10 +73,8 @@ def context(name: str, ident: str, inputs: list, outputs: list, dims: list, name
 
 @functools.lru_cache(maxsize=1)
 def _env() -> jinja2.Environment:
-    # Like tpat.render's environment, plus the fixtures folder for the hand-written kernels template.
-    return jinja2.Environment(loader=jinja2.FileSystemLoader([str(TEMPLATES_DIR), str(FIXTURES)]),
-                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True,
-                              lstrip_blocks=True, autoescape=False)
+    # tpat.render's environment (filters, guard), plus the fixtures folder for the hand-written kernels template.
+    return cpp_environment(jinja2.FileSystemLoader([str(TEMPLATES_DIR), str(FIXTURES)]))
 
 
 def render_sources(ctx: dict, out: Path) -> list[Path]:

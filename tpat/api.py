@@ -98,7 +98,7 @@ def onnx2plugin(
     for _, name in mp.nodes:
         chain = result.chains[name]
         if chain.error and chain.failed_stage != "validate":
-            raise chain.exception or TpatError(chain.error)
+            chain.raise_error()
     return ConvertResult(output, [_plugin_result(plan, result, node, name) for node, name in mp.nodes],
                          time.perf_counter() - start)
 

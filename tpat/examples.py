@@ -78,15 +78,14 @@ def write_builtin(name: str, path: str | Path) -> Path:
     return path
 
 
-def builtin_root() -> Path:
-    import os
-
-    return Path(os.path.expanduser(os.environ.get("TPAT_CACHE_DIR") or "~/.cache/tpat")) / "builtin"
+BUILTIN_FOLDER = "builtin"
 
 
-def builtin_path(name: str) -> Path:
-    """The builtin model, written once under the cache folder (`$TPAT_CACHE_DIR`, else ~/.cache/tpat)."""
-    path = builtin_root() / f"{name}.onnx"
+def builtin_path(name: str, output_dir: Path) -> Path:
+    """The builtin model, written (when missing or different) to `<output_dir>/builtin/<name>.onnx`: in the output
+    folder, not the cache, so the ready commands and the manifest refer to it by a path that is the same on every
+    machine (`builtin/example.onnx`), and the converted model's original sits beside it."""
+    path = Path(output_dir) / BUILTIN_FOLDER / f"{name}.onnx"
     data = BUILTIN[name]().SerializeToString()
     if not path.is_file() or path.read_bytes() != data:
         write_builtin(name, path)
@@ -94,6 +93,12 @@ def builtin_path(name: str) -> Path:
 
 
 def builtin_name(path: Path) -> str | None:
-    """`name` if `path` is where `builtin_path(name)` writes, else None."""
+    """`name` if `path` is a builtin model as `builtin_path` writes it (its folder, its name, its bytes)."""
     path = Path(path)
-    return path.stem if path.parent == builtin_root() and path.stem in BUILTIN else None
+    if path.parent.name != BUILTIN_FOLDER or path.stem not in BUILTIN or path.suffix != ".onnx":
+        return None
+    try:
+        same = path.read_bytes() == BUILTIN[path.stem]().SerializeToString()
+    except OSError:
+        return None
+    return path.stem if same else None

@@ -1,6 +1,7 @@
 """Jinja environment over the project's `templates/` folder: all generated C++/CUDA text lives there.
 
-StrictUndefined turns a missing context key into an error at render time instead of an empty string in C++.
+StrictUndefined turns a missing context key into an error at render time instead of an empty string in C++, and
+every interpolation passes `tpat.cpp_text.guard`, so model text reaches C++ only escaped.
 """
 
 from __future__ import annotations
@@ -19,14 +20,18 @@ def environment() -> jinja2.Environment:
         raise RuntimeError(
             f"tpat templates not found at {TEMPLATES_DIR}; install tpat from its source tree (pip install -e .)"
         )
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,
-    )
+    return cpp_environment(jinja2.FileSystemLoader(str(TEMPLATES_DIR)))
+
+
+def cpp_environment(loader: jinja2.BaseLoader) -> jinja2.Environment:
+    """The settings every C++ template is rendered with: model text only through the filters of `cpp_text`
+    (`guard` refuses anything else that could leave a comment or literal)."""
+    from .cpp_text import FILTERS, guard
+
+    env = jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                             trim_blocks=True, lstrip_blocks=True, autoescape=False, finalize=guard)
+    env.filters.update(FILTERS)
+    return env
 
 
 def render(template: str, **context) -> str:

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 from .cache import CacheStore
 from .errors import TpatError
@@ -42,6 +43,16 @@ class ApplyResult:
     def ran(self) -> list[tuple[str, str]]:
         return [(name, stage) for name, c in self.chains.items() for stage in c.ran]
 
+    @property
+    def cached(self) -> list[tuple[str, str]]:
+        return [(name, stage) for name, c in self.chains.items() for stage in c.cached]
+
+    @property
+    def failed(self) -> list[tuple[str, str]]:
+        """Tasks that raised (a validation that ran and found differences is a task that ran)."""
+        return [(name, c.failed_stage) for name, c in self.chains.items()
+                if c.failed_stage and c.failed_stage not in c.entries]
+
 
 def gpu_fingerprint() -> str | None:
     from .gpu.cudart import device_fingerprint
@@ -67,9 +78,12 @@ def task_states(plan: Plan) -> dict[tuple[str, str], str]:
     return {(p.name, t.stage): ("cached" if cache.has(t.stage, t.key) else "run") for p, t in plan.tasks()}
 
 
-def run_plan(plan: Plan, headers, progress: bool = True) -> ApplyResult:
+def run_plan(plan: Plan, headers, progress: bool = True,
+             before_writing: Callable[[ApplyResult], None] | None = None) -> ApplyResult:
+    """Run the tasks, compose every output file, let `before_writing` inspect the result (it may raise: then
+    nothing in the output folders has changed), place the files, then run the after-build checks."""
     from .executor.local import execute
-    from .executor.materialize import materialize
+    from .executor.materialize import digests, place, plugin_outputs
     from .executor.progress import Progress
 
     start = time.perf_counter()
@@ -80,16 +94,25 @@ def run_plan(plan: Plan, headers, progress: bool = True) -> ApplyResult:
     finally:
         reporter.close()
     result.commands = _commands(plan)
+    outputs = {}
     for name, p in plan.plugins.items():
         chain = result.chains[name]
         if chain.error is None or chain.failed_stage == "validate":
             first = result.commands.get(p.nodes[0].model)  # ready commands for the first model using it
-            result.artifacts[name] = materialize(p, chain, plan.plugin_dir, {"commands": first} if first else None)
+            files = plugin_outputs(p, chain, plan.plugin_dir, {"commands": first} if first else None)
+            result.artifacts[name] = digests(files, plan.plugin_dir.parent)
+            outputs.update(files)
         if "validate" in chain.entries:
             report = json.loads((Path(chain.entries["validate"]) / "report.json").read_text())
             result.validation[name] = _validation_summary(report)
     for mp in plan.models:
-        result.model_status[mp.index] = status = _rewrite_model(plan, mp, result.chains)
+        result.model_status[mp.index], files = _rewrite_model(plan, mp, result.chains)
+        outputs.update(files)
+    if before_writing is not None:
+        before_writing(result)
+    place(outputs)
+    for mp in plan.models:
+        status = result.model_status[mp.index]
         if mp.check_trt and status.state == "ok":
             _check_trt(plan, mp, status)
     result.seconds = time.perf_counter() - start
@@ -136,26 +159,28 @@ def _validation_summary(report: dict) -> dict:
             "out_of_range_refused": all(c["refused"] for c in report["range_checks"])}
 
 
-def _rewrite_model(plan: Plan, mp, chains) -> ModelStatus:
-    from .cache.keys import file_digest
-    from .stages.model_io import load_model, save_model_atomic
+def _rewrite_model(plan: Plan, mp, chains) -> tuple[ModelStatus, dict]:
+    """The model's status and its output file (composed, not written)."""
+    from .cache.keys import digest
+    from .executor.materialize import OutputFile
+    from .stages.model_io import load_model
     from .stages.rewrite import Replacement, rewrite
 
     if mp.error:
-        return ModelStatus("failed", error=mp.error)
+        return ModelStatus("failed", error=mp.error), {}
     broken = [f"{name}: {chains[name].failed_stage} failed: {chains[name].error}"
               for _, name in mp.nodes if chains[name].error]
     if broken:
-        return ModelStatus("failed", error="; ".join(dict.fromkeys(broken)))
+        return ModelStatus("failed", error="; ".join(dict.fromkeys(broken))), {}
     try:
         original = load_model(mp.source)
         replacements = [Replacement(n.node_index, n.node_name, name, n.inputs, n.outputs, n.folded,
                                     input_casts=n.input_casts, output_casts=n.output_casts, fused=n.fused)
                         for n, name in mp.nodes]
-        save_model_atomic(rewrite(original, replacements), mp.output)
+        data = rewrite(original, replacements).SerializeToString()
     except TpatError as exc:
-        return ModelStatus("failed", error=str(exc))
-    return ModelStatus("ok", output_sha256=file_digest(mp.output))
+        return ModelStatus("failed", error=str(exc)), {}
+    return ModelStatus("ok", output_sha256=digest(data)), {Path(mp.output): OutputFile(data)}
 
 
 def load_resolved(spec_path: Path):
@@ -172,25 +197,30 @@ def apply_spec(spec_path: Path, jobs: int | None = None, frozen: bool = False, p
     resolved = load_resolved(Path(spec_path))
     plan, headers = make_plan(resolved, jobs=jobs, check_trt=check_trt)
     manifest_path = plan.output_dir / MANIFEST_NAME
+    recorded = read_manifest(manifest_path) if frozen else None
     if frozen:
-        check_frozen(plan, read_manifest(manifest_path), manifest_path)
-    result = run_plan(plan, headers, progress)
-    data = manifest_data(plan, result)
-    if frozen:
-        _check_artifacts(read_manifest(manifest_path), data, manifest_path)
-    else:
-        write_yaml(manifest_path, data)
+        check_frozen(plan, recorded, manifest_path)
+
+    def check(result: ApplyResult) -> None:  # before any output is written
+        _check_outputs_unchanged(recorded, manifest_data(plan, result), manifest_path)
+
+    result = run_plan(plan, headers, progress, before_writing=check if frozen else None)
+    if not frozen:
+        write_yaml(manifest_path, manifest_data(plan, result))  # after check-trt: its verdicts are recorded
     write_yaml(plan.output_dir / RUN_RECORD_NAME, {
         "started": started.isoformat(timespec="seconds"), "seconds": round(result.seconds, 3),
         "tasks_run": [f"{s} {n} ({result.chains[n].seconds.get(s, 0):.2f}s)" for n, s in result.ran],
-        "tasks_cached": len(plan.tasks()) - len(result.ran)})
+        "tasks_cached": len(result.cached)})
     return result
 
 
-def _check_artifacts(old: dict, new: dict, path: Path) -> None:
+def _check_outputs_unchanged(old: dict, new: dict, path: Path) -> None:
+    """--frozen: every artefact and every output model must come out byte for byte as recorded."""
     drift = [f"{name}: {rel}" for name, p in new["plugins"].items()
              for rel, sha in p["artifacts"].items() if old["plugins"].get(name, {}).get("artifacts", {}).get(rel) != sha]
+    recorded_models = {m["output"]: m.get("output_sha256") for m in old["models"]}
+    drift += [f"model {m['output']}" for m in new["models"]
+              if m.get("output_sha256") and recorded_models.get(m["output"]) != m["output_sha256"]]
     if drift:
-        raise TpatError(f"--frozen: rebuilt artefacts differ from {path}:\n  " + "\n  ".join(drift),
+        raise TpatError(f"--frozen: rebuilt outputs differ from {path} (nothing was written):\n  " + "\n  ".join(drift),
                         hint="the toolchain is not reproducing the recorded bytes; rebuild without --frozen")
-

@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+from ..fsutil import default_mode, remove_stale_temps, temp_tag
 from .keys import file_digest
 from .mutex import FileMutex
 
@@ -30,21 +31,30 @@ class CacheStore:
         return self.root / stage / key[:2] / key
 
     def get(self, stage: str, key: str) -> Path | None:
-        """The entry folder if present and intact, else None (a damaged entry is removed)."""
+        """The entry folder if present and intact, else None (a damaged entry is removed).
+
+        Intact means: `entry.json` lists exactly the files present, each with its sha256. A missing `entry.json`
+        (a folder left by hand or by another tool), a changed file or an unlisted one all count as damage: the
+        outputs are copied from entries, so nothing unlisted may ever reach them."""
         path = self.path(stage, key)
-        meta = path / ENTRY
-        if not meta.is_file():
+        if not path.exists():
             return None
         try:
-            files = json.loads(meta.read_text())["files"]
-            intact = all(file_digest(path / name) == sha for name, sha in files.items())
+            files = json.loads((path / ENTRY).read_text())["files"]
+            present = {p.name for p in path.iterdir()} - {ENTRY}
+            intact = present == set(files) and all(file_digest(path / name) == sha for name, sha in files.items())
         except (OSError, ValueError, KeyError, TypeError):
             intact = False
         if intact:
             return path
-        log.warning("cache entry %s/%s is damaged (file hashes differ); rebuilding it", stage, key[:12])
+        log.warning("cache entry %s/%s is damaged (missing entry.json, or files that differ from it); "
+                    "rebuilding it", stage, key[:12])
         shutil.rmtree(path, ignore_errors=True)
         return None
+
+    def files(self, stage: str, key: str) -> list[str]:
+        """The names `entry.json` lists for an intact entry: what may be copied out of it."""
+        return sorted(json.loads((self.path(stage, key) / ENTRY).read_text())["files"])
 
     def has(self, stage: str, key: str) -> bool:
         return self.get(stage, key) is not None
@@ -60,14 +70,20 @@ class CacheStore:
                 return hit, False
             tmp_root = self.root / "tmp"
             tmp_root.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=f"{stage}-{key[:12]}-", dir=tmp_root))
+            remove_stale_temps(tmp_root)  # what killed runs left behind
+            tmp = Path(tempfile.mkdtemp(prefix=f".{stage}-{key[:12]}.{temp_tag()}.", suffix=".tmp", dir=tmp_root))
             try:
                 meta = build(tmp) or {}
+                for sub in [p for p in tmp.iterdir() if p.is_dir()]:  # scratch folders (a tuner's logs)
+                    shutil.rmtree(sub)
                 files = {p.name: file_digest(p) for p in sorted(tmp.iterdir()) if p.is_file() and p.name != ENTRY}
                 (tmp / ENTRY).write_text(json.dumps({"stage": stage, "key": key, "files": files, "meta": meta},
                                                     indent=1, sort_keys=True))
                 final = self.path(stage, key)
                 final.parent.mkdir(parents=True, exist_ok=True)
+                os.chmod(tmp, default_mode(executable=True))  # mkdtemp's 0700 would hide a shared cache
+                if final.exists():  # damaged (get() removed it) or half-deleted: make room
+                    shutil.rmtree(final, ignore_errors=True)
                 os.replace(tmp, final)
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 
@@ -29,4 +30,12 @@ def run(args) -> int:
     result = apply_spec(args.spec, jobs=args.jobs, frozen=args.frozen, progress=not args.no_progress,
                         check_trt=args.check_trt)
     print_apply_summary(result)
+    bugs = [c for c in result.chains.values() if c.internal]
+    if bugs:  # a bug is not a model tpat cannot convert: say so, and exit 70 like any other bug
+        from .main import EXIT_BUG, report_bug
+
+        for c in bugs:
+            report_bug(f"{c.failed_stage} of plugin {c.plugin}: {c.error}", c.traceback or "",
+                       sys.argv[1:], args.verbose)
+        return EXIT_BUG
     return 1 if result.failed_models else 0

@@ -1,7 +1,8 @@
 """Entry point: parse, dispatch, and turn errors into messages and exit codes.
 
 Exit codes: 0 ok, 1 user error (a TpatError: message, no traceback), 2 usage, 3 validation failed, 70 internal
-error (a bug in tpat: traceback shown). `-v` shows tracebacks for user errors too.
+error (a bug in tpat, in this process or in a task: the traceback with -v). `-v` shows tracebacks for user errors
+too.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ import importlib
 import logging
 import sys
 import time
+import traceback
 
-from ..errors import TpatError
+from ..errors import InternalError, TpatError
 
 COMMANDS = ("onnx2plugin", "apply", "plan", "validate", "inspect", "check_trt")
 EXIT_BUG = 70
@@ -60,14 +62,27 @@ def main(argv: list[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except Exception:
-        logging.exception("internal error in tpat (this is a bug; please report it with the command below)")
-        print(f"command: tpat {' '.join(argv)}", file=sys.stderr)
+    except InternalError as exc:
+        report_bug(str(exc), exc.traceback_text, argv, args.verbose)
+        return EXIT_BUG
+    except Exception as exc:
+        report_bug(f"{type(exc).__name__}: {exc}", traceback.format_exc(), argv, args.verbose)
         return EXIT_BUG
     if getattr(args, "timing", True):
         print(f"{'PASSED' if code == 0 else 'FAILED'} | {time.perf_counter() - start:.2f}s | tpat {' '.join(argv)}",
               file=sys.stderr)
     return code
+
+
+def report_bug(message: str, traceback_text: str, argv: list[str], verbose: bool) -> None:
+    """A bug in tpat: one line saying so (the traceback with -v), and the command to report."""
+    print(f"internal error in tpat (this is a bug; please report it with the command below): {message}",
+          file=sys.stderr)
+    if verbose and traceback_text:
+        print(traceback_text.rstrip(), file=sys.stderr)
+    elif traceback_text:
+        print("  (run again with -v for the traceback)", file=sys.stderr)
+    print(f"command: tpat {' '.join(argv)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

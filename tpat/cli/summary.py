@@ -109,8 +109,16 @@ def print_apply_summary(result) -> None:
     reused = reuse_of(plan)
     if reused:
         console.print("reuse: " + ", ".join(f"{k} serves {n} nodes" for k, n in reused.items()))
-    ran = len(result.ran)
-    console.print(f"tasks: {ran} ran, {len(plan.tasks()) - ran} cached; manifest {plan.output_dir / 'tpat.lock.yaml'}")
+    counts = tasks_count(result)
+    console.print(f"tasks: {counts}; manifest {plan.output_dir / 'tpat.lock.yaml'}")
+
+
+def tasks_count(result) -> str:
+    """`3 ran, 2 cached, 1 failed, 1 not run`: a failed task, or one after it in its chain, is not 'cached'."""
+    ran, cached, failed = len(result.ran), len(result.cached), len(result.failed)
+    skipped = len(result.plan.tasks()) - ran - cached - failed
+    parts = [f"{ran} ran", f"{cached} cached"] + [f"{failed} failed"] * bool(failed) + [f"{skipped} not run"] * bool(skipped)
+    return ", ".join(parts)
 
 
 def _short(path) -> str:

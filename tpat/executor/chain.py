@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -24,13 +25,27 @@ class ChainResult:
     plugin: str
     entries: dict[str, str] = field(default_factory=dict)  # stage -> entry folder
     ran: list[str] = field(default_factory=list)
+    cached: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     error: str | None = None
     failed_stage: str | None = None
+    traceback: str | None = None  # set when the failure is a bug in tpat (not a TpatError): exit 70
     exception: Exception | None = field(default=None, repr=False)  # kept in-process only (not pickled back)
 
     def __getstate__(self):
         return {**self.__dict__, "exception": None}
+
+    @property
+    def internal(self) -> bool:
+        return self.traceback is not None
+
+    def raise_error(self) -> None:
+        """Raise what failed: the user's error as itself, a bug as an InternalError with its traceback."""
+        from ..errors import InternalError, TpatError
+
+        if self.internal:
+            raise InternalError(f"{self.failed_stage} of plugin {self.plugin}: {self.error}", self.traceback or "")
+        raise self.exception or TpatError(self.error or "failed")
 
 
 def run_chain(p: PluginPlan, cache_root: Path, trt_include: str | None, event: Event | None = None) -> ChainResult:
@@ -55,6 +70,7 @@ def run_chain(p: PluginPlan, cache_root: Path, trt_include: str | None, event: E
             return result
         except Exception as exc:  # a bug, but one plugin must not take the other models down with it
             result.error, result.failed_stage = f"internal error: {type(exc).__name__}: {exc}", stage
+            result.traceback = traceback.format_exc()
             if event:
                 event(p.name, stage, "failed")
             return result
@@ -62,6 +78,8 @@ def run_chain(p: PluginPlan, cache_root: Path, trt_include: str | None, event: E
         if built:
             result.ran.append(stage)
             result.seconds[stage] = time.perf_counter() - start
+        else:
+            result.cached.append(stage)
         if event:
             event(p.name, stage, "done" if built else "cached")
         if stage == "validate" and not json.loads((entry / "report.json").read_text())["passed"]:

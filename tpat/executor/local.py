@@ -33,7 +33,10 @@ def execute(plan: Plan, trt_include: Path | None, jobs: int, progress: Progress)
                 try:
                     results[name] = future.result()
                 except Exception as exc:  # the worker process died (e.g. killed): report, keep the others
-                    results[name] = ChainResult(name, error=f"worker failed: {type(exc).__name__}: {exc}")
+                    import traceback
+
+                    results[name] = ChainResult(name, error=f"worker failed: {type(exc).__name__}: {exc}",
+                                                failed_stage="worker", traceback=traceback.format_exc())
         events.put(None)
         pump.join(timeout=5)
     return {p.name: results[p.name] for p in plugins}

@@ -1,61 +1,85 @@
-"""Copy a plugin's cache entries to its output folder (seed layout) and write its metadata file.
+"""A plugin's output files, composed from its cache entries (seed layout) and then placed.
 
     trt_plugin/src/<p>.cu|.h, <p>_kernels.cu|.h     (codegen entry)
     trt_plugin/lib/<p>.so, lib<p>_kernels.so          (build entry)
     trt_plugin/meta/<p>.onnx, <p>.json                (the node as a model; signature, plan, builds, validation)
 
-Files are replaced atomically and only when their bytes differ, so a re-apply that changes nothing touches nothing.
+Composing and placing are two steps so that a run can check what it is about to write (`--frozen` compares the
+digests with the manifest) before anything in the output folder changes. Only the files an entry lists in its
+`entry.json` are copied: nothing else that may sit in a cache folder reaches the outputs. Files are replaced
+atomically and only when their bytes differ, so a re-apply that changes nothing touches nothing.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
-from ..cache.keys import file_digest
+from ..cache.keys import digest
+from ..cache.store import ENTRY
 from ..fsutil import atomic_write_bytes
 from ..plan.model import PluginPlan
 from .chain import ChainResult
 
 SOURCE_SUFFIXES = (".cu", ".h")
+LIBRARY_SUFFIX = ".so"
 
 
-def _place(data: bytes, dest: Path) -> None:
-    if not dest.is_file() or dest.read_bytes() != data:
-        atomic_write_bytes(dest, data)
+@dataclass(frozen=True)
+class OutputFile:
+    data: bytes
+    executable: bool = False  # shared libraries: 0755 under umask 022, like a linker's output
+
+    @property
+    def sha256(self) -> str:
+        return digest(self.data)
 
 
-def materialize(p: PluginPlan, chain: ChainResult, plugin_dir: Path, extra_meta: dict | None = None) -> dict[str, str]:
-    """Returns {path relative to plugin_dir's parent: sha256} of every file placed."""
-    placed: dict[Path, None] = {}
+Outputs = dict[Path, OutputFile]
+
+
+def place(outputs: Outputs) -> None:
+    """Write every composed file (atomically; untouched when its bytes are already there)."""
+    for dest, f in outputs.items():
+        if not dest.is_file() or dest.read_bytes() != f.data:
+            atomic_write_bytes(dest, f.data, executable=f.executable)
+
+
+def digests(outputs: Outputs, base: Path) -> dict[str, str]:
+    """{path relative to `base`: sha256}, what the manifest records."""
+    return {str(path.relative_to(base)): f.sha256 for path, f in outputs.items()}
+
+
+def listed_files(entry: str | Path) -> list[Path]:
+    """The files a cache entry lists in its entry.json: the only ones that may be copied out of it."""
+    entry = Path(entry)
+    return [entry / name for name in sorted(json.loads((entry / ENTRY).read_text())["files"])]
+
+
+def plugin_outputs(p: PluginPlan, chain: ChainResult, plugin_dir: Path, extra_meta: dict | None = None) -> Outputs:
+    """Every file of plugin `p` under `plugin_dir`, with its bytes; nothing is written."""
+    out: Outputs = {}
     for stage, sub in (("codegen", "src"), ("build", "lib")):
         entry = chain.entries.get(stage)
         if entry is None:
             continue
-        for f in sorted(Path(entry).iterdir()):
-            if f.suffix in SOURCE_SUFFIXES + (".so",):
-                dest = plugin_dir / sub / f.name
-                _place(f.read_bytes(), dest)
-                placed[dest] = None
+        for f in listed_files(entry):
+            if f.suffix in SOURCE_SUFFIXES + (LIBRARY_SUFFIX,):
+                out[plugin_dir / sub / f.name] = OutputFile(f.read_bytes(), executable=f.suffix == LIBRARY_SUFFIX)
     tune_entry = chain.entries.get("tune")
     if tune_entry is not None:  # records beside the outputs: any machine rebuilds the tuned sources from them
         from ..stages.tune import RECORD_FILES
 
         for name in (*RECORD_FILES, "tune.json"):
-            dest = plugin_dir / "tuning" / p.name / name
-            _place((Path(tune_entry) / name).read_bytes(), dest)
-            placed[dest] = None
+            out[plugin_dir / "tuning" / p.name / name] = OutputFile((Path(tune_entry) / name).read_bytes())
     meta_dir = plugin_dir / "meta"
-    _place(p.subgraph, meta_dir / f"{p.name}.onnx")
-    placed[meta_dir / f"{p.name}.onnx"] = None
+    out[meta_dir / f"{p.name}.onnx"] = OutputFile(p.subgraph)
     if p.reference:  # the node at the model's precision: what validation compares a converted plugin with
-        _place(p.reference, meta_dir / f"{p.name}.ref.onnx")
-        placed[meta_dir / f"{p.name}.ref.onnx"] = None
+        out[meta_dir / f"{p.name}.ref.onnx"] = OutputFile(p.reference)
     meta = plugin_meta(p, chain, extra_meta or {})
-    _place((json.dumps(meta, indent=2, sort_keys=True) + "\n").encode(), meta_dir / f"{p.name}.json")
-    placed[meta_dir / f"{p.name}.json"] = None
-    base = plugin_dir.parent
-    return {str(path.relative_to(base)): file_digest(path) for path in placed}
+    out[meta_dir / f"{p.name}.json"] = OutputFile((json.dumps(meta, indent=2, sort_keys=True) + "\n").encode())
+    return out
 
 
 def plugin_meta(p: PluginPlan, chain: ChainResult, extra: dict) -> dict:
@@ -72,6 +96,8 @@ def plugin_meta(p: PluginPlan, chain: ChainResult, extra: dict) -> dict:
         "plugin_version": "1",
         "plugin_namespace": "",
         "op_type": p.op_type,
+        "content": p.content,
+        "models": list(p.models),
         "nodes": [{"node": n.node_name, "op_type": n.op_type, "model_inputs": list(n.inputs),
                    "model_outputs": list(n.outputs), "folded_inputs": list(n.folded)} for n in p.nodes],
         "signature": signature,
@@ -94,7 +120,7 @@ def _uses_atomics(entry: str | None) -> bool:
 def _entry_meta(entry: str | None) -> dict:
     if entry is None:
         return {}
-    return json.loads((Path(entry) / "entry.json").read_text()).get("meta", {})
+    return json.loads((Path(entry) / ENTRY).read_text()).get("meta", {})
 
 
 def plugin_paths(plugin_dir: Path, plugin: str) -> dict[str, Path]:

@@ -77,8 +77,12 @@ def manifest_data(plan: Plan, outcome) -> dict:
         }
         if result is not None and result.error:
             plugins[name]["error"] = f"{result.failed_stage}: {result.error}"
-    return {"schema": SCHEMA, "versions": dict(sorted(plan.versions.items())), "models": models,
-            "plugins": plugins}
+    data = {"schema": SCHEMA}
+    if plan.spec_file is not None:  # the spec that owns this folder (another spec may not overwrite it)
+        from ..plan.outputs_guard import spec_reference
+
+        data["spec"] = spec_reference(plan.spec_file, base)
+    return {**data, "versions": dict(sorted(plan.versions.items())), "models": models, "plugins": plugins}
 
 
 def _tuning(plan: Plan, p) -> dict:
@@ -123,10 +127,18 @@ def check_frozen(plan: Plan, manifest: dict | None, path: Path) -> None:
     for k, v in plan.versions.items():
         if manifest["versions"].get(k) != v:
             drift.append(f"version of {k}: {manifest['versions'].get(k)} -> {v}")
-    recorded = {(m["path"], m["sha256"]) for m in manifest["models"]}
+    recorded = {m["path"]: m for m in manifest["models"]}
     for mp in plan.models:
-        if (_rel(mp.source, plan.output_dir), mp.sha256) not in recorded:
-            drift.append(f"model {_rel(mp.source, plan.output_dir)} changed (sha256 {mp.sha256[:12]})")
+        path, output = _rel(mp.source, plan.output_dir), _rel(mp.output, plan.output_dir)
+        before = recorded.get(path)
+        if before is None:
+            drift.append(f"model {path} is new")
+        elif before["sha256"] != mp.sha256:
+            drift.append(f"model {path} changed (sha256 {mp.sha256[:12]}, over the model and its external data)")
+        elif before.get("output") != output:
+            drift.append(f"model {path}: output {before.get('output')} -> {output}")
+    for path in recorded.keys() - {_rel(mp.source, plan.output_dir) for mp in plan.models}:
+        drift.append(f"model {path} is gone")
     old = manifest.get("plugins", {})
     for name, p in plan.plugins.items():
         if name not in old:

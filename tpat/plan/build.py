@@ -9,6 +9,7 @@ explicit plugin name is respected: nodes only merge when they would also get the
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from ..arch import DEFAULT_ARCH, sort_archs
@@ -16,6 +17,7 @@ from ..cache.keys import digest, file_digest, task_key, tpat_code_digest, tvm_ve
 from ..errors import TpatError
 from ..render import templates_digest
 from .model import ModelPlan, NodeRef, Plan, PluginPlan, TaskSpec
+from .outputs_guard import check_outputs
 
 log = logging.getLogger(__name__)
 SEED = 0
@@ -43,15 +45,16 @@ def build_plan(resolved, plugin_dir: Path, trt_version: str | None = None, gpu: 
             mp.error, mp.exception = str(exc), exc
     for p in plan.plugins.values():
         _task_keys(plan, p)
+    check_outputs(plan, resolved.file)
     return plan
 
 
 def _plan_model(plan: Plan, mp: ModelPlan, m, by_content: dict[str, str]) -> None:
     from ..stages.extract import DimRange, extract, prepare_model
-    from ..stages.model_io import load_model
+    from ..stages.model_io import load_model, model_digest
     from ..stages.selection import select_targets
 
-    mp.sha256 = file_digest(m.source) if Path(m.source).is_file() else ""
+    mp.sha256 = model_digest(m.source) if Path(m.source).is_file() else ""
     dynamic = {k: DimRange(v.min, v.opt, v.max) for k, v in m.dynamic.items()}
     original = load_model(m.source)
     model = prepare_model(original, dynamic)
@@ -77,9 +80,19 @@ def _plan_model(plan: Plan, mp: ModelPlan, m, by_content: dict[str, str]) -> Non
             by_content[content] = name
             reference = ex.reference.SerializeToString() if ex.reference is not None else None
             plan.plugins[name] = PluginPlan(name, t.op_type, sub, ex.signature, arch, m.validate, tolerance,
-                                            settings["trials"], reference)
+                                            settings["trials"], reference,
+                                            content=plugin_content(sub, ex.signature, arch))
         plan.plugins[name].nodes.append(node)
+        output = os.path.relpath(m.output, plan.output_dir)
+        if output not in plan.plugins[name].models:
+            plan.plugins[name].models.append(output)
         mp.nodes.append((node, name))
+
+
+def plugin_content(subgraph: bytes, signature, arch) -> str:
+    """What a plugin computes, independent of tpat's version and of tuning: two plugins of one name with the same
+    content are interchangeable, with different content they are not (see `outputs_guard`)."""
+    return digest({"subgraph": digest(subgraph), "signature": signature.to_json(), "arch": list(arch)})
 
 
 def _tune_task(plan: Plan, p: PluginPlan) -> str | None:

@@ -51,6 +51,8 @@ class PluginPlan:
     records_dir: str | None = None  # tuning records kept beside the outputs (imported without a GPU)
     records_key: str | None = None  # the key tuning records carry (tune.json): which search made them
     notes: list[str] = field(default_factory=list)  # planning remarks `tpat plan` shows (e.g. tuning skipped)
+    content: str = ""  # digest of what the plugin computes (subgraph, signature, archs): who may share its name
+    models: list[str] = field(default_factory=list)  # output models using it, relative to the output folder
     nodes: list[NodeRef] = field(default_factory=list)
     tasks: dict[str, TaskSpec] = field(default_factory=dict)
 

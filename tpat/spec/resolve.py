@@ -92,6 +92,7 @@ def resolve_spec(spec: Spec, environ: Mapping[str, str] | None = None) -> Resolv
     output_dir = _abspath(origin.folder, spec.output_dir)
     issues: list[SpecIssue] = []
     models = [r for i, m in enumerate(spec.models) for r in _expand(i, m, spec.defaults, output_dir, origin, issues)]
+    models = _without_own_outputs(models, spec, output_dir)
     issues += _clashing_outputs(models, spec, origin)
     if issues:
         raise spec_error(issues)
@@ -111,9 +112,19 @@ def _cache_dir(spec: Spec, origin: Origin, environ: Mapping[str, str]) -> Path:
     return Path(os.path.expanduser("~/.cache/tpat"))
 
 
+def _without_own_outputs(models: list[ResolvedModel], spec: Spec, output_dir: Path) -> list[ResolvedModel]:
+    """A glob re-run must not pick up what this spec writes: the output models (`models/*.onnx` with outputs
+    `models/{stem}.tpat.onnx`), the plugins' own node models (`trt_plugin/meta/*.onnx`) and the builtin models."""
+    outputs = {r.output for r in models}
+    written = [output_dir / "trt_plugin", output_dir / "builtin"]
+    return [r for r in models
+            if not (is_glob(spec.models[r.entry].path)
+                    and (r.source in outputs or any(r.source.is_relative_to(w) for w in written)))]
+
+
 def _expand(i: int, m: ModelSpec, defaults: Settings, output_dir: Path, origin: Origin,
             issues: list[SpecIssue]) -> list[ResolvedModel]:
-    sources = _sources(i, m, origin, issues)
+    sources = _sources(i, m, origin, issues, output_dir)
     settings = _effective(defaults, m)
     template = m.output or DEFAULT_OUTPUT
     return [ResolvedModel(entry=i, source=src, stem=src.stem,
@@ -122,7 +133,7 @@ def _expand(i: int, m: ModelSpec, defaults: Settings, output_dir: Path, origin: 
             for src in sources]
 
 
-def _sources(i: int, m: ModelSpec, origin: Origin, issues: list[SpecIssue]) -> list[Path]:
+def _sources(i: int, m: ModelSpec, origin: Origin, issues: list[SpecIssue], output_dir: Path) -> list[Path]:
     """The model files an entry names: the file itself, or a glob's matches, sorted so plans are stable.
 
     `builtin:<name>` names a model tpat builds itself (`tpat.examples`), so the quick start needs no download.
@@ -135,7 +146,7 @@ def _sources(i: int, m: ModelSpec, origin: Origin, issues: list[SpecIssue]) -> l
             issues.append(origin.issue(("models", i, "path"), "builtin_unknown", f"no builtin model {name!r}",
                                        f"builtin models: {', '.join(sorted(BUILTIN))}"))
             return []
-        return [builtin_path(name)]
+        return [builtin_path(name, output_dir)]
     if is_glob(m.path):
         matches = sorted(p for p in glob.glob(os.path.expanduser(m.path), root_dir=origin.folder, recursive=True)
                          if (origin.folder / p).is_file())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from .._version import __version__
+from ..cpp_text import c_identifier
 from ..ir import expr as E
 from ..ir.signature import Signature
 from ..render import render
@@ -36,6 +37,7 @@ def context(plugin: str, lowered: Lowered, arch_list: list[str], tvm_version: st
             variant: int | None = None) -> dict:
     """Template context of one kernel set. `variant` numbers the sets of a tuned plugin (their functions are
     hidden and reached through the dispatcher); None for the usual single set, which is the C ABI itself."""
+    c_identifier(plugin)  # plugin names are sanitised at selection; a bug if not (it names C++ namespaces)
     sig: Signature = lowered.signature
     plan = lowered.plan.to_json()
     tag = "" if variant is None else f"_v{variant}"

@@ -37,3 +37,47 @@ def save_model_atomic(model: onnx.ModelProto, path: str | Path) -> None:
     from ..fsutil import atomic_write_bytes
 
     atomic_write_bytes(Path(path), model.SerializeToString())
+
+
+def external_data_files(model: onnx.ModelProto, folder: Path) -> list[Path]:
+    """The files a model's external tensors live in (initializers and attribute tensors, subgraphs included),
+    each once, in sorted order; locations are relative to the model's folder."""
+    locations: set[str] = set()
+
+    def visit(graph: onnx.GraphProto) -> None:
+        tensors = list(graph.initializer)
+        for node in graph.node:
+            for a in node.attribute:
+                tensors += [a.t] if a.HasField("t") else []
+                tensors += list(a.tensors)
+                for g in ([a.g] if a.HasField("g") else []) + list(a.graphs):
+                    visit(g)
+        for t in tensors:
+            if t.data_location == onnx.TensorProto.EXTERNAL:
+                locations.update(e.value for e in t.external_data if e.key == "location")
+
+    visit(model.graph)
+    return [folder / loc for loc in sorted(locations)]
+
+
+def model_digest(path: str | Path) -> str:
+    """The model file's sha256 (what `sha256sum` prints) or, when it keeps tensors in external data files, a
+    sha256 over its digest and theirs: a changed `.data` file is a changed model (the manifest and --frozen
+    compare this)."""
+    import hashlib
+
+    from ..cache.keys import file_digest
+
+    path = Path(path)
+    own = file_digest(path)
+    try:
+        data_files = external_data_files(onnx.load(str(path), load_external_data=False), path.parent)
+    except Exception:  # unreadable: load_model reports it properly; the file's own digest still identifies it
+        return own
+    if not data_files:
+        return own
+    h = hashlib.sha256(own.encode())
+    for data in data_files:
+        h.update(b"\0" + data.relative_to(path.parent).as_posix().encode() + b"\0")
+        h.update((file_digest(data) if data.is_file() else "missing").encode())
+    return h.hexdigest()
