@@ -40,6 +40,12 @@ def write_spec(folder: Path, models: dict[str, onnx.ModelProto | bytes], targets
     return spec_path
 
 
-def tpat_cli(*args: str, cwd: Path | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+def tpat_cli(*args: str, cwd: Path | None = None, timeout: int = 600, env_cache: str | None = None,
+             umask: int | None = None) -> subprocess.CompletedProcess:
+    """`tpat ARGS` in a child process; `env_cache` sets TPAT_CACHE_DIR, `umask` the child's umask."""
+    import os
+
+    env = dict(os.environ, **({"TPAT_CACHE_DIR": env_cache} if env_cache else {}))
+    preexec = (lambda: os.umask(umask)) if umask is not None else None
     return subprocess.run([sys.executable, "-m", "tpat.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, env=env, preexec_fn=preexec)

@@ -33,11 +33,20 @@ def identifier(name: str, fallback: str = "node") -> str:
     return ident
 
 
-def is_identifier(name: str) -> bool:
-    return identifier(name) == name
+# A plugin's files are <p>.cu, <p>_kernels.cu, <p>_kernels_v<i>.cu, lib<p>_kernels.so, <p>.so...: a plugin named
+# `a_kernels` would write plugin `a`'s files. No plugin name ends like that, so no two plugins share a file.
+RESERVED_SUFFIX = re.compile(r"_kernels(_v\d+)?$")
 
 
 def default_plugin_name(node_name: str, op_type: str, index: int) -> str:
     """TPAT's convention, `tpat_<node_name>`, sanitised; nameless nodes use their op type and position."""
     base = node_name if node_name else f"{op_type}_{index}"
-    return identifier(f"tpat_{base}")
+    name = identifier(f"tpat_{base}")
+    return with_hash(name, base) if RESERVED_SUFFIX.search(name) else name
+
+
+def with_hash(name: str, salt: str) -> str:
+    """`name` made distinct by a short hash of `salt` (the node's own name): the same node always gets the same
+    suffix, so plugin names stay stable from run to run."""
+    digest = hashlib.sha256(salt.encode()).hexdigest()[:6]
+    return f"{name[: MAX_LEN - 7]}_{digest}"

@@ -8,9 +8,12 @@ from ..plan.model import STAGES, Plan
 
 
 def _console():
+    """Rich output; into a pipe or file, lines are never cut at 80 columns (an error must arrive whole)."""
+    import sys
+
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=True)
+    return Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 1000)
 
 
 def run_reason(plan: Plan, plugin: str, stage: str, state: str, manifest: dict | None) -> str:

@@ -17,7 +17,7 @@ from ..cache.keys import digest, file_digest, task_key, tpat_code_digest, tvm_ve
 from ..errors import TpatError
 from ..render import templates_digest
 from .model import ModelPlan, NodeRef, Plan, PluginPlan, TaskSpec
-from .outputs_guard import check_outputs
+from .outputs_guard import check_outputs, model_problem
 
 log = logging.getLogger(__name__)
 SEED = 0
@@ -39,6 +39,10 @@ def build_plan(resolved, plugin_dir: Path, trt_version: str | None = None, gpu: 
     for i, m in enumerate(resolved.models):
         mp = ModelPlan(i, m.source, m.output, check_trt=getattr(m, "check_trt", False) or check_trt)
         plan.models.append(mp)
+        problem = model_problem(mp)  # before any work: the output is the input, a folder, unwritable
+        if problem:
+            mp.error, mp.exception = problem, TpatError(problem)
+            continue
         try:
             _plan_model(plan, mp, m, by_content)
         except TpatError as exc:

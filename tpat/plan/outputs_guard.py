@@ -54,13 +54,8 @@ def writable_folder(folder: Path, what: str) -> str | None:
 
 
 def check_outputs(plan: Plan, spec_file: Path | None) -> None:
-    """Per model: a problem with its own output fails that model only. For the whole plan (output folders, plugins
-    or a manifest that belong to someone else): raise, naming what is there and who made it."""
-    for mp in plan.models:
-        if mp.error is None:
-            problem = model_problem(mp)
-            if problem:
-                mp.error, mp.exception = problem, TpatError(problem)
+    """The whole plan's outputs (folders, plugins, a manifest that belong to someone else): raise, naming what is
+    there and who made it. (A problem with one model's own output fails that model only: `model_problem`.)"""
     problems = [p for p in (writable_folder(plan.output_dir, "output folder"),
                             writable_folder(plan.plugin_dir, "plugin folder")) if p]
     problems += _foreign_plugins(plan)

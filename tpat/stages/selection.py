@@ -26,6 +26,7 @@ class Target:
     op_type: str  # a group's op types joined by '+', e.g. "Add+Softmax"
     plugin_name: str
     group: tuple[int, ...] = ()  # every node of a fused group; empty for a single node
+    explicit: bool = False  # the plugin name comes from the user's plugin map (never changed, only refused)
 
     @property
     def indices(self) -> tuple[int, ...]:
@@ -101,8 +102,7 @@ def select_targets(
     targets = [_target(nodes[i], i, plugin_for) for i in sorted(chosen) if i not in grouped]
     targets += [_group_target(nodes, g, plugin_for) for g in groups]
     targets.sort(key=lambda t: t.node_index)
-    _check_unique(targets)
-    return targets
+    return _distinct_names(targets)
 
 
 def _group(graph: onnx.GraphProto, names: Sequence[str], by_name: Mapping[str, int]) -> tuple[int, ...]:
@@ -153,28 +153,60 @@ def _group_target(nodes: list, group: tuple[int, ...], plugin_for: Mapping[str, 
     last = nodes[group[-1]]
     op_type = "+".join(nodes[i].op_type for i in group)
     wanted = next((plugin_for[nodes[i].name] for i in reversed(group) if nodes[i].name in plugin_for), None)
-    plugin = identifier(wanted) if wanted else default_plugin_name(last.name, last.op_type, group[-1])
-    return Target(group[-1], last.name, op_type, plugin, group)
+    plugin = _explicit_name(wanted, last.name) if wanted else default_plugin_name(last.name, last.op_type, group[-1])
+    return Target(group[-1], last.name, op_type, plugin, group, explicit=wanted is not None)
+
+
+def _explicit_name(wanted: str, node: str) -> str:
+    from ..names import RESERVED_SUFFIX
+
+    name = identifier(wanted)
+    if RESERVED_SUFFIX.search(name):
+        raise SelectionError(f"plugin name {name!r} for node {node!r} ends like tpat's own file names "
+                             "(<plugin>_kernels.cu, lib<plugin>_kernels.so)",
+                             hint="choose a name that does not end in _kernels or _kernels_v<N>")
+    return name
 
 
 def _target(node: onnx.NodeProto, index: int, plugin_for: Mapping[str, str]) -> Target:
     wanted = plugin_for.get(node.name)
-    plugin = identifier(wanted) if wanted else default_plugin_name(node.name, node.op_type, index)
+    plugin = _explicit_name(wanted, node.name) if wanted else default_plugin_name(node.name, node.op_type, index)
     if plugin == node.op_type:
         raise SelectionError(
             f"plugin name {plugin!r} for node {node.name!r} equals its op type",
             hint="TensorRT's ONNX parser would use its own layer for that op type; choose another plugin name",
         )
-    return Target(index, node.name, node.op_type, plugin)
+    return Target(index, node.name, node.op_type, plugin, explicit=wanted is not None)
 
 
-def _check_unique(targets: list[Target]) -> None:
-    seen: dict[str, Target] = {}
+def _distinct_names(targets: list[Target]) -> list[Target]:
+    """Plugin names distinct whatever the node names: nodes `a/b`, `a_b` and `a.b` all sanitise to `tpat_a_b`.
+    The node whose name needed no sanitising (else the first in graph order) keeps it; the others get a short hash
+    of their own node name. Names the user chose are never changed: two equal ones are refused."""
+    from dataclasses import replace
+
+    from ..names import with_hash
+
+    by_name: dict[str, list[Target]] = {}
     for t in targets:
-        if t.plugin_name in seen:
-            other = seen[t.plugin_name]
+        by_name.setdefault(t.plugin_name, []).append(t)
+    taken = set(by_name)
+    renamed: dict[int, str] = {}
+    for name, same in by_name.items():
+        if len(same) < 2:
+            continue
+        chosen = [t for t in same if t.explicit]
+        if len(chosen) > 1:
             raise SelectionError(
-                f"nodes {other.node_name!r} and {t.node_name!r} would both become plugin {t.plugin_name!r}",
+                f"nodes {chosen[0].node_name!r} and {chosen[1].node_name!r} would both become plugin {name!r}",
                 hint="plugin names must be unique (after sanitising to a C identifier); set them in the plugin map",
             )
-        seen[t.plugin_name] = t
+        keeper = chosen[0] if chosen else next((t for t in same if t.plugin_name == f"tpat_{t.node_name}"), same[0])
+        for t in same:
+            if t is not keeper:
+                new = with_hash(name, f"{t.node_name}#{t.node_index}")
+                while new in taken:
+                    new = with_hash(new, t.node_name)
+                taken.add(new)
+                renamed[t.node_index] = new
+    return [replace(t, plugin_name=renamed[t.node_index]) if t.node_index in renamed else t for t in targets]

@@ -1,0 +1,101 @@
+"""The cache store survives what other programs and killed runs leave in it; only listed files reach outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from tpat.cache import CacheStore
+from tpat.fsutil import remove_stale_temps
+from tpat.workflow import apply_spec
+from workflow_helpers import erf_model, write_spec
+
+ERF = {"op_types": ["Erf"]}
+
+
+def _build(text):
+    def body(tmp):
+        (tmp / "out.txt").write_text(text)
+        return {"n": 1}
+    return body
+
+
+def test_entry_without_entry_json_is_rebuilt(tmp_path, caplog):
+    """A folder at an entry's place without entry.json (a crash between tools, a hand copy) once broke every
+    later run: the rename into place failed because the folder was there."""
+    store = CacheStore(tmp_path)
+    entry, built = store.put("s", "ab" * 32, _build("one"))
+    assert built
+    (entry / "entry.json").unlink()
+    assert store.get("s", "ab" * 32) is None and "damaged" in caplog.text
+    (entry).mkdir(parents=True, exist_ok=True)
+    (entry / "leftover").write_text("x")
+    again, built = store.put("s", "ab" * 32, _build("two"))
+    assert built and again == entry and (again / "out.txt").read_text() == "two"
+    assert not (again / "leftover").exists()
+
+
+def test_unlisted_file_makes_an_entry_damaged(tmp_path):
+    store = CacheStore(tmp_path)
+    entry, _ = store.put("s", "cd" * 32, _build("one"))
+    (entry / "extra.so").write_bytes(b"not made by tpat")
+    assert store.get("s", "cd" * 32) is None
+    entry, built = store.put("s", "cd" * 32, _build("one"))
+    assert built and sorted(p.name for p in entry.iterdir()) == ["entry.json", "out.txt"]
+
+
+def test_unlisted_files_never_reach_the_outputs(tmp_path):
+    cache = tmp_path / "c"
+    spec = write_spec(tmp_path / "w", {"a.onnx": erf_model(32)}, ERF, cache)
+    apply_spec(spec, progress=False)
+    (entry,) = [p.parent for p in cache.glob("codegen/*/*/entry.json")]
+    (entry / "evil.cu").write_text("// not listed in entry.json\n")
+    result = apply_spec(spec, progress=False)
+    assert ("tpat_erf", "codegen") in result.ran, "an entry with an unlisted file is rebuilt"
+    assert not list((tmp_path / "w" / "out").rglob("evil.cu"))
+
+
+def test_stale_temps_of_killed_writers_are_removed(tmp_path):
+    """Temp names carry host and pid: a dead writer's leftovers go, a live writer's stay."""
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    from tpat.fsutil import temp_tag
+
+    host = temp_tag().split("-")[0]
+    stale = tmp_path / f".model.onnx.{host}-{dead}.abc123.tmp"
+    live = tmp_path / f".model.onnx.{temp_tag()}.def456.tmp"
+    folder = tmp_path / f".build-0123.{host}-{dead}.xyz.tmp"
+    for p in (stale, live):
+        p.write_text("half")
+    folder.mkdir()
+    (folder / "lib.so").write_text("half")
+    other = tmp_path / "model.onnx"
+    other.write_text("keep")
+    removed = remove_stale_temps(tmp_path)
+    assert sorted(removed) == sorted([stale, folder])
+    assert live.exists() and other.exists()
+
+
+def test_cache_tmp_is_cleaned_by_the_next_run(tmp_path):
+    cache = tmp_path / "c"
+    spec = write_spec(tmp_path / "w", {"a.onnx": erf_model(32)}, ERF, cache)
+    from tpat.fsutil import temp_tag
+
+    host = temp_tag().split("-")[0]
+    leftover = cache / "tmp" / f".lower-0123456789ab.{host}-999999999.qq.tmp"
+    leftover.mkdir(parents=True)
+    apply_spec(spec, progress=False)
+    assert not leftover.exists()
+
+
+def test_entries_are_readable_by_others(tmp_path):
+    """A shared cache: entry folders are not left at mkdtemp's 0700."""
+    old = os.umask(0o022)
+    try:
+        entry, _ = CacheStore(tmp_path).put("s", "ef" * 32, _build("x"))
+    finally:
+        os.umask(old)
+    assert entry.stat().st_mode & 0o777 == 0o755
+    assert json.loads((entry / "entry.json").read_text())["files"]
