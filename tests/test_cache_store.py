@@ -90,6 +90,21 @@ def test_cache_tmp_is_cleaned_by_the_next_run(tmp_path):
     assert not leftover.exists()
 
 
+def test_output_folders_are_cleaned_by_the_next_run(tmp_path):
+    spec = write_spec(tmp_path / "w", {"a.onnx": erf_model(32)}, ERF, tmp_path / "c")
+    apply_spec(spec, progress=False)
+    from tpat.fsutil import temp_tag
+
+    host = temp_tag().split("-")[0]
+    out = tmp_path / "w" / "out"
+    leftovers = [out / f".a.tpat.onnx.{host}-999999999.x1.tmp", out / "trt_plugin" / "lib" /
+                 f".tpat_erf.so.{host}-999999999.x2.tmp"]
+    for p in leftovers:
+        p.write_bytes(b"half a file")
+    apply_spec(spec, progress=False)
+    assert not [p for p in leftovers if p.exists()]
+
+
 def test_entries_are_readable_by_others(tmp_path):
     """A shared cache: entry folders are not left at mkdtemp's 0700."""
     old = os.umask(0o022)

@@ -36,7 +36,7 @@ def test_api_raises_a_bug_as_internal_error_with_its_traceback(tmp_path, monkeyp
     onnx.save(erf_model(32), tmp_path / "m.onnx")
     with pytest.raises(InternalError) as e:
         tpat.onnx2plugin(tmp_path / "m.onnx", tmp_path / "o.onnx", node_types=["Erf"], dynamic_bs=True,
-                         validate="never")
+                         validate="never", cache_dir=tmp_path / "cache")  # its own cache: nothing cached
     assert not isinstance(e.value, tpat.TpatError)
     assert "ZeroDivisionError: injected bug in codegen" in e.value.traceback_text
     assert "codegen.py" not in e.value.traceback_text or "render_kernels" in e.value.traceback_text
@@ -60,7 +60,8 @@ def _cli_with_a_bug(tmp_path, *args):
     inject = tmp_path / "inject"
     inject.mkdir(exist_ok=True)
     (inject / "sitecustomize.py").write_text(BUG)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(inject), *sys.path]))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(inject), *sys.path]),
+               TPAT_CACHE_DIR=str(tmp_path / "cache"))  # nothing cached: the broken stage runs
     return subprocess.run([sys.executable, "-m", "tpat.cli", *args], capture_output=True, text=True, env=env,
                           timeout=600)
 

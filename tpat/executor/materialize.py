@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..cache.keys import digest
 from ..cache.store import ENTRY
-from ..fsutil import atomic_write_bytes
+from ..fsutil import atomic_write_bytes, remove_stale_temps
 from ..plan.model import PluginPlan
 from .chain import ChainResult
 
@@ -40,7 +40,10 @@ Outputs = dict[Path, OutputFile]
 
 
 def place(outputs: Outputs) -> None:
-    """Write every composed file (atomically; untouched when its bytes are already there)."""
+    """Write every composed file (atomically; untouched when its bytes are already there), after removing the
+    temp files a killed run left in those folders."""
+    for folder in dict.fromkeys(dest.parent for dest in outputs):
+        remove_stale_temps(folder)
     for dest, f in outputs.items():
         if not dest.is_file() or dest.read_bytes() != f.data:
             atomic_write_bytes(dest, f.data, executable=f.executable)
