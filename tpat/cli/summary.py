@@ -38,6 +38,7 @@ def plan_json(plan: Plan, states: dict, manifest: dict | None) -> dict:
         "cache_dir": str(plan.cache_dir),
         "versions": plan.versions,
         "gpu": plan.gpu,
+        "warnings": plan.warnings,
         "models": [{"path": str(m.source), "output": str(m.output), "error": m.error,
                     "nodes": [{"node": n.node_name, "op_type": n.op_type, "plugin": name} for n, name in m.nodes]}
                    for m in plan.models],
@@ -80,7 +81,9 @@ def print_plan(plan: Plan, states: dict, manifest: dict | None) -> None:
                 leaf.add("validate skipped (no GPU here)")
             for note in p.notes:
                 leaf.add(note)
-    _console().print(tree)
+    console = _console()
+    console.print(tree)
+    _print_warnings(console, plan)
 
 
 def print_apply_summary(result) -> None:
@@ -111,6 +114,15 @@ def print_apply_summary(result) -> None:
         console.print("reuse: " + ", ".join(f"{k} serves {n} nodes" for k, n in reused.items()))
     ran = len(result.ran)
     console.print(f"tasks: {ran} ran, {len(plan.tasks()) - ran} cached; manifest {plan.output_dir / 'tpat.lock.yaml'}")
+    _print_warnings(console, plan)
+
+
+def _print_warnings(console, plan: Plan) -> None:
+    """Last, where a reader of the summary sees them (stderr had them before the work began)."""
+    from rich.markup import escape
+
+    for warning in plan.warnings:
+        console.print(f"[yellow]warning[/yellow]: {escape(warning)}")
 
 
 def _short(path) -> str:
