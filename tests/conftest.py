@@ -38,7 +38,8 @@ def header_search(tmp_path, monkeypatch) -> Path:
     for var in (headers.ENV_VAR, *headers.ROOT_VARS):
         monkeypatch.delenv(var, raising=False)
     entries = filter(None, os.environ.get("LD_LIBRARY_PATH", "").split(os.pathsep))
-    monkeypatch.setenv("LD_LIBRARY_PATH", os.pathsep.join(e for e in entries if not any(Path(e).glob("libnvinfer.so*"))))
+    kept = [e for e in entries if not any(Path(e).glob("libnvinfer.so*"))]
+    monkeypatch.setenv("LD_LIBRARY_PATH", os.pathsep.join(kept))
     root = tmp_path / "system_root"
     root.mkdir()
     monkeypatch.setattr(headers, "SYSTEM_ROOT", root)

@@ -44,7 +44,8 @@ def test_wheel_ships_templates_and_renders_from_them(tmp_path):
     proc = subprocess.run([*pip, "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    probe = ("import json, tpat.render as r; env = r.environment(); [env.get_template(t) for t in env.list_templates()]; "
+    probe = ("import json, tpat.render as r; env = r.environment(); "
+             "[env.get_template(t) for t in env.list_templates()]; "
              "print(json.dumps([str(r.TEMPLATES_DIR), r.templates_digest(), sorted(env.list_templates())]))")
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, timeout=300,
                           env={**os.environ, "PYTHONPATH": str(site)})

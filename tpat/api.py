@@ -60,7 +60,8 @@ def onnx2plugin(
     is a dynamic batch in ``[min_bs, max_bs]`` served by one kernel (TPAT padded to three static batches).
     Sources go to ``<plugin_dir>/src/<plugin>.cu|.h`` and libraries to ``<plugin_dir>/lib/``; `plugin_dir`
     defaults to ``trt_plugin/`` beside the output model. Without TensorRT headers (`tpat.trt.headers`) only the
-    kernels libraries are built; the result's `warnings` (also logged) says so. `validate`: auto (when a GPU is present), always, never.
+    kernels libraries are built; the result's `warnings` (also logged) says so. `validate`: auto (when a GPU is
+    present), always, never.
     `dtype`: the precision plugins compute in: keep (the model's), fp32, fp16 or bf16 (Casts are added around them).
     `trials`: meta_schedule trials per plugin (needs a GPU, or tuning records beside the outputs); 0 = untuned.
 

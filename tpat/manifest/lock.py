@@ -78,7 +78,7 @@ def manifest_data(plan: Plan, outcome) -> dict:
         if result is not None and result.error:
             plugins[name]["error"] = f"{result.failed_stage}: {result.error}"
     return {"schema": SCHEMA, "versions": dict(sorted(plan.versions.items())),
-            **({"warnings": list(plan.warnings)} if plan.warnings else {}), "models": models, "plugins": plugins}
+            **({"warnings": plan.warnings} if plan.warnings else {}), "models": models, "plugins": plugins}
 
 
 def _tuning(plan: Plan, p) -> dict:
