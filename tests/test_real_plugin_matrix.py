@@ -22,13 +22,14 @@ import harness_cases as hc
 import op_models
 import plugin_build as pb
 from tpat.stages import build
+from tpat.trt.headers import HOW_TO_GET
 
 OPS = ["ScatterND", "LayerNormalization"]
 HEADER_SETS = pb.header_sets()
 ARCH = "sm_90"
 
 pytestmark = [pytest.mark.skipif(pb.nvcc_path() is None and hc.find_nvcc() is None, reason="nvcc not found"),
-              pytest.mark.skipif(not HEADER_SETS, reason="no TensorRT headers (.trt/*/include, TENSORRT_INCLUDE_DIR)")]
+              pytest.mark.skipif(not HEADER_SETS, reason=f"no TensorRT headers (.trt/*/include, or {HOW_TO_GET})")]
 
 
 def _compile_only(flags: list[str]) -> list[str]:

@@ -25,7 +25,7 @@ import pytest
 
 from op_models import CORE_OPS
 from plugin_build import nvcc_path
-from tpat.trt.headers import ENV_VAR, find_headers
+from tpat.trt.headers import ENV_VAR, HOW_TO_GET, find_headers
 from tpat.trt.rtx import bindings_available, check_trt, find_rtx_libs, find_trt11_headers
 
 BACKENDS = []
@@ -51,7 +51,7 @@ def core_plugins(tmp_path_factory) -> dict[str, Path]:
 
     headers = find_trt11_headers() or find_headers()
     if headers is None:
-        pytest.skip("no TensorRT headers to build the plugin libraries (TENSORRT_INCLUDE_DIR or kernel-lens)")
+        pytest.skip(f"no TensorRT headers to build the plugin libraries against: {HOW_TO_GET}")
     root = tmp_path_factory.mktemp("rtx")
     old = os.environ.get(ENV_VAR)
     os.environ[ENV_VAR] = str(headers.include_dir)

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from tpat.errors import TpatError
+from tpat.trt.headers import HOW_TO_GET, find_headers
 from tpat.workflow import apply_spec
 from workflow_helpers import erf_model, tpat_cli, write_spec
 
@@ -159,6 +160,8 @@ def test_check_trt_stage_after_rewrite(tmp_path):
         available = False
     if not available:
         pytest.skip("TensorRT-RTX (pip install -e '.[trt-rtx]') is not installed")
+    if find_headers() is None:
+        pytest.skip(f"no TensorRT headers to build the plugin library against: {HOW_TO_GET}")
     spec = write_spec(tmp_path / "w", {"a.onnx": erf_model(32)}, ERF, tmp_path / "cache",
                       defaults={"check_trt": True})
     result = apply_spec(spec, progress=False)

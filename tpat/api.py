@@ -32,6 +32,7 @@ class ConvertResult:
     output_model: Path
     plugins: list[PluginResult]
     seconds: float
+    warnings: list[str] = field(default_factory=list)  # also logged: e.g. no TensorRT headers, no <plugin>.so
 
 
 def onnx2plugin(
@@ -58,7 +59,9 @@ def onnx2plugin(
     ``{plugin: node}``; the default plugin name is ``tpat_<node_name>``). With `dynamic_bs`, axis 0 of the inputs
     is a dynamic batch in ``[min_bs, max_bs]`` served by one kernel (TPAT padded to three static batches).
     Sources go to ``<plugin_dir>/src/<plugin>.cu|.h`` and libraries to ``<plugin_dir>/lib/``; `plugin_dir`
-    defaults to ``trt_plugin/`` beside the output model. `validate`: auto (when a GPU is present), always, never.
+    defaults to ``trt_plugin/`` beside the output model. Without TensorRT headers (`tpat.trt.headers`) only the
+    kernels libraries are built; the result's `warnings` (also logged) says so. `validate`: auto (when a GPU is
+    present), always, never.
     `dtype`: the precision plugins compute in: keep (the model's), fp32, fp16 or bf16 (Casts are added around them).
     `trials`: meta_schedule trials per plugin (needs a GPU, or tuning records beside the outputs); 0 = untuned.
 
@@ -100,7 +103,7 @@ def onnx2plugin(
         if chain.error and chain.failed_stage != "validate":
             chain.raise_error()
     return ConvertResult(output, [_plugin_result(plan, result, node, name) for node, name in mp.nodes],
-                         time.perf_counter() - start)
+                         time.perf_counter() - start, plan.warnings)
 
 
 def _resolved(source, output, node_names, node_types, plugin_name_dict, dynamic, arch, validate, cache_dir, dtype,

@@ -1,5 +1,7 @@
 """Jinja environment over the project's `templates/` folder: all generated C++/CUDA text lives there.
 
+The folder sits beside the package in a source checkout (editable install, PYTHONPATH) and inside it as
+`tpat/templates/` in a wheel (setup.py maps it there), so both are looked for, the wheel's place first.
 StrictUndefined turns a missing context key into an error at render time instead of an empty string in C++, and
 every interpolation passes `tpat.cpp_text.guard`, so model text reaches C++ only escaped.
 """
@@ -11,15 +13,15 @@ from pathlib import Path
 
 import jinja2
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+_PACKAGE = Path(__file__).resolve().parent
+TEMPLATE_PLACES = (_PACKAGE / "templates", _PACKAGE.parent / "templates")  # wheel, source checkout
+TEMPLATES_DIR = next((p for p in TEMPLATE_PLACES if p.is_dir()), TEMPLATE_PLACES[0])
 
 
 @functools.lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
-    if not TEMPLATES_DIR.is_dir():
-        raise RuntimeError(
-            f"tpat templates not found at {TEMPLATES_DIR}; install tpat from its source tree (pip install -e .)"
-        )
+    if not TEMPLATES_DIR.is_dir():  # a broken install: the wheel lost its package data
+        raise RuntimeError(f"tpat templates not found in {' or '.join(map(str, TEMPLATE_PLACES))}; reinstall tpat")
     return cpp_environment(jinja2.FileSystemLoader(str(TEMPLATES_DIR)))
 
 

@@ -5,6 +5,7 @@ the models, write the manifest. A failing model is reported without losing the o
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -15,6 +16,8 @@ from .cache import CacheStore
 from .errors import TpatError
 from .executor.chain import ChainResult
 from .plan.model import Plan
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -61,15 +64,20 @@ def gpu_fingerprint() -> str | None:
 
 
 def make_plan(resolved, plugin_dir: Path | None = None, jobs: int | None = None, check_trt: bool = False):
-    """(plan, TensorRT headers or None) for a resolved spec."""
+    """(plan, TensorRT headers or None) for a resolved spec. Without headers no TensorRT plugin can be built: the
+    plan carries a warning saying so (shown by apply, plan and onnx2plugin) and it is logged now, before any work."""
     from .plan import build_plan
-    from .trt.headers import find_headers
+    from .trt.headers import missing_headers_warning, search_headers
 
-    headers = find_headers()
+    search = search_headers()
+    headers = search.found
     wants_gpu = any(m.validate or m.trials or any(m.per_op_trials.values()) for m in resolved.models)
     gpu = gpu_fingerprint() if wants_gpu else None
     plugin_dir = plugin_dir or resolved.output_dir / "trt_plugin"
     plan = build_plan(resolved, plugin_dir, headers.version_str if headers else None, gpu, jobs, check_trt)
+    if headers is None:
+        plan.warnings.append(missing_headers_warning(search))
+        log.warning(plan.warnings[-1])
     return plan, headers
 
 

@@ -41,6 +41,7 @@ def plan_json(plan: Plan, states: dict, manifest: dict | None) -> dict:
         "cache_dir": str(plan.cache_dir),
         "versions": plan.versions,
         "gpu": plan.gpu,
+        "warnings": plan.warnings,
         "models": [{"path": str(m.source), "output": str(m.output), "error": m.error,
                     "nodes": [{"node": n.node_name, "op_type": n.op_type, "plugin": name} for n, name in m.nodes]}
                    for m in plan.models],
@@ -83,7 +84,9 @@ def print_plan(plan: Plan, states: dict, manifest: dict | None) -> None:
                 leaf.add("validate skipped (no GPU here)")
             for note in p.notes:
                 leaf.add(note)
-    _console().print(tree)
+    console = _console()
+    console.print(tree)
+    _print_warnings(console, plan)
 
 
 def print_apply_summary(result) -> None:
@@ -114,6 +117,7 @@ def print_apply_summary(result) -> None:
         console.print("reuse: " + ", ".join(f"{k} serves {n} nodes" for k, n in reused.items()))
     counts = tasks_count(result)
     console.print(f"tasks: {counts}; manifest {plan.output_dir / 'tpat.lock.yaml'}")
+    _print_warnings(console, plan)
 
 
 def tasks_count(result) -> str:
@@ -122,6 +126,14 @@ def tasks_count(result) -> str:
     skipped = len(result.plan.tasks()) - ran - cached - failed
     parts = [f"{ran} ran", f"{cached} cached"] + [f"{failed} failed"] * bool(failed) + [f"{skipped} not run"] * bool(skipped)
     return ", ".join(parts)
+
+
+def _print_warnings(console, plan: Plan) -> None:
+    """Last, where a reader of the summary sees them (stderr had them before the work began)."""
+    from rich.markup import escape
+
+    for warning in plan.warnings:
+        console.print(f"[yellow]warning[/yellow]: {escape(warning)}")
 
 
 def _short(path) -> str:

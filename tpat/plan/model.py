@@ -89,6 +89,7 @@ class Plan:
     models: list[ModelPlan] = field(default_factory=list)
     plugins: dict[str, PluginPlan] = field(default_factory=dict)
     gpu: str | None = None  # device fingerprint when validation can run here
+    warnings: list[str] = field(default_factory=list)  # what the user must know before trusting the outputs
 
     def tasks(self) -> list[tuple[PluginPlan, TaskSpec]]:
         return [(p, p.tasks[s]) for p in self.plugins.values() for s in STAGES if s in p.tasks]

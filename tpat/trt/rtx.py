@@ -20,7 +20,7 @@ Where the libraries come from, first found wins: ``$TENSORRT_RTX_LIB_DIR`` (a fo
 libtensorrt_onnxparser_rtx.so*), the ``tensorrt-rtx-cu13-libs`` wheel (module ``tensorrt_rtx_libs``), the
 ``onnxruntime-ep-nv-tensorrt-rtx-cu13`` wheel. The bindings are ``tensorrt-rtx-cu13-bindings`` (same version as the
 libs wheel). TensorRT 11.x headers: ``$TENSORRT_INCLUDE_DIR`` when it is 11+, else ``.trt/v11*/include`` in the
-current folder or the tpat source checkout.
+current folder or the tpat source checkout, else the first 11+ folder of those tpat.trt.headers searches.
 """
 
 from __future__ import annotations
@@ -113,11 +113,9 @@ def find_trt11_headers() -> TrtHeaders | None:
         candidates.append(Path(env))
     for root in (Path.cwd(), Path(__file__).resolve().parents[2]):
         candidates += sorted((root / ".trt").glob("v11*/include"), reverse=True)
-    from .headers import _kernel_lens_include
+    from .headers import candidate_dirs
 
-    kl = _kernel_lens_include()
-    if kl is not None:
-        candidates.append(kl)
+    candidates += candidate_dirs()
     for inc in candidates:
         if not (inc / "NvInferRuntime.h").is_file() or not (inc / "NvOnnxParser.h").is_file():
             continue
