@@ -247,7 +247,8 @@ def test_scatter_nd_mul_keeps_tvms_kernel():
 def test_a_tuned_kernel_measured_slower_than_the_default_is_dropped(tmp_path):
     """tune.json's per-function verdict (written on the GPU by the tune stage) decides which records apply."""
     from tpat.stages.lower import lower
-    from tpat.stages.tune import _workloads, bucket_of
+    from tpat.lowering.records import bucket_of
+    from tpat.stages.tune import _workloads
     from tpat.workflow import load_resolved
     from tuning_helpers import planned_tune_key, write_records
     from workflow_helpers import erf_model, write_spec
@@ -273,6 +274,6 @@ def test_a_tuned_kernel_measured_slower_than_the_default_is_dropped(tmp_path):
 def test_a_tuned_schedule_must_beat_the_default_clearly(tuned, default, kept):
     """2 % and 0.25 us: single-launch timings of tiny kernels jitter by ~0.1 us (softmax_b1 on the H100: 3.49 vs
     3.57 us by meta_schedule's runner, 3.3 vs 1.8 us in CUDA graphs)."""
-    from tpat.stages.tune import keep_tuned
+    from tpat.lowering.records import keep_tuned
 
     assert keep_tuned(tuned, default) is kept

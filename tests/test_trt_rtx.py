@@ -26,7 +26,8 @@ import pytest
 from op_models import CORE_OPS
 from plugin_build import nvcc_path
 from tpat.trt.headers import ENV_VAR, HOW_TO_GET, find_headers
-from tpat.trt.rtx import bindings_available, check_trt, find_rtx_libs, find_trt11_headers
+from tpat.trt.rtx import check_trt
+from tpat.trt.rtx_locate import bindings_available, find_rtx_libs, find_trt11_headers
 
 BACKENDS = []
 if find_rtx_libs() is not None and find_trt11_headers() is not None:

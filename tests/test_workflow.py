@@ -152,7 +152,7 @@ def test_two_concurrent_applies_share_one_cache(tmp_path):
 
 
 def test_check_trt_stage_after_rewrite(tmp_path):
-    from tpat.trt.rtx import bindings_available, find_rtx_libs
+    from tpat.trt.rtx_locate import bindings_available, find_rtx_libs
 
     try:
         available = find_rtx_libs() is not None and bindings_available()

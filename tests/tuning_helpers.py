@@ -14,11 +14,12 @@ def write_records(plugin, folder: Path, key: str, threads: int) -> None:
     from tvm.s_tir import meta_schedule as ms
     from tvm.s_tir.meta_schedule.tune_context import _normalize_mod
 
-    from tpat.stages.lower import target_for
-    from tpat.stages.tune import _workloads, bucket_of
+    from tpat.lowering.frontend import target_for
+    from tpat.lowering.records import bucket_of
+    from tpat.stages.tune import _workloads
 
-    target = target_for(min(plugin.arch))
-    mod, _ = _workloads(onnx.load_from_string(plugin.subgraph), plugin.signature, min(plugin.arch),
+    target = target_for(plugin.lowering_arch)
+    mod, _ = _workloads(onnx.load_from_string(plugin.subgraph), plugin.signature, plugin.lowering_arch,
                         bucket_of(plugin.signature), "x")
     (func,) = [f for f in mod.functions.values() if isinstance(f, tvm.tirx.PrimFunc)]
     workload = _normalize_mod(func)

@@ -72,7 +72,7 @@ def plugin_outputs(p: PluginPlan, chain: ChainResult, plugin_dir: Path, extra_me
                 out[plugin_dir / sub / f.name] = OutputFile(f.read_bytes(), executable=f.suffix == LIBRARY_SUFFIX)
     tune_entry = chain.entries.get("tune")
     if tune_entry is not None:  # records beside the outputs: any machine rebuilds the tuned sources from them
-        from ..stages.tune import RECORD_FILES
+        from ..lowering.records import RECORD_FILES
 
         for name in (*RECORD_FILES, "tune.json"):
             out[plugin_dir / "tuning" / p.name / name] = OutputFile((Path(tune_entry) / name).read_bytes())
@@ -90,7 +90,7 @@ def plugin_meta(p: PluginPlan, chain: ChainResult, extra: dict) -> dict:
     entries = chain.entries
     plan_json = json.loads((Path(entries["lower"]) / "plan.json").read_text()) if "lower" in entries else None
     signature = json.loads((Path(entries["lower"]) / "signature.json").read_text()) if "lower" in entries else None
-    builds = _entry_meta(entries.get("build")).get("builds", [])
+    build = _entry_meta(entries.get("build"))
     validation = None
     if "validate" in entries:
         validation = json.loads((Path(entries["validate"]) / "report.json").read_text())
@@ -106,7 +106,8 @@ def plugin_meta(p: PluginPlan, chain: ChainResult, extra: dict) -> dict:
         "signature": signature,
         "launch_plan": plan_json,
         "arch": list(p.arch),
-        "builds": builds,
+        "builds": build.get("builds", []),
+        "tensorrt_headers": build.get("tensorrt_headers"),  # what <plugin>.so was compiled against (None: not built)
         # atomics (ScatterND add) sum in whatever order threads arrive: equal runs may differ in the last bits
         "deterministic": not _uses_atomics(entries.get("lower")),
         "validation": validation or {"passed": None, "reason": "not run (no GPU here, or disabled)"},

@@ -88,7 +88,7 @@ def manifest_data(plan: Plan, outcome) -> dict:
 def _tuning(plan: Plan, p) -> dict:
     if "tune" not in p.tasks:
         return {"trials": p.trials, "records": None, **({"note": p.notes[0]} if p.notes else {})}
-    from ..stages.tune import bucket_of
+    from ..lowering.records import bucket_of
 
     records = plan.plugin_dir / "tuning" / p.name
     return {"trials": p.trials, "bucket": bucket_of(p.signature), "records": _rel(records, plan.output_dir),

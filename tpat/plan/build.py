@@ -105,7 +105,7 @@ def _tune_task(plan: Plan, p: PluginPlan) -> str | None:
     if p.trials <= 0:
         return None
     from ..cache import CacheStore
-    from ..stages.tune import bucket_of, has_records
+    from ..lowering.records import bucket_of, has_records
 
     v = plan.versions
     # No tpat code digest here: records are TVM schedules of a workload and stay valid across tpat releases (a
@@ -122,7 +122,7 @@ def _tune_task(plan: Plan, p: PluginPlan) -> str | None:
     p.records_dir = str(records) if recorded else None
     p.records_key = key
     if recorded:  # verdicts (tuned slower than the default) can be re-measured: each set is its own import
-        from ..stages.tune import dropped_kernels
+        from ..lowering.records import dropped_kernels
 
         inputs = {**inputs, "dropped": sorted(dropped_kernels(records))}
         key = task_key("tune", inputs)

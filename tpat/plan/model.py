@@ -22,6 +22,16 @@ class TaskSpec:
 
 
 @dataclass(frozen=True)
+class Upstream:
+    """What a stage's `run(plugin, workdir, upstream)` gets besides the plugin: the cache entries of the stages
+    before it in the chain (stage -> folder) and the TensorRT headers of this machine (None: no IPluginV3 library
+    is generated or built, only the kernels library)."""
+
+    entries: Mapping[str, Path]
+    trt_include: Path | None = None
+
+
+@dataclass(frozen=True)
 class NodeRef:
     """A node of a model that becomes (or reuses) a plugin, with the tensors the plugin node will use."""
 

@@ -9,6 +9,7 @@ SASS is emitted for every requested arch and PTX for the newest, so newer GPUs c
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import re
 import shlex
@@ -21,6 +22,7 @@ from pathlib import Path
 from ..arch import parse, sort_archs
 from ..errors import BuildError
 
+log = logging.getLogger(__name__)
 # 177: variable declared but never referenced, 550: set but never used -- TVM emits both for CSE'd index vars.
 _TVM_DIAG = ["-Xcudafe", "--diag_suppress=177", "-Xcudafe", "--diag_suppress=550"]
 
@@ -30,6 +32,34 @@ class BuildResult:
     output: Path
     command: list[str]
     seconds: float
+
+
+def run(p, workdir: Path, upstream) -> dict:
+    """The build task: the kernels library always, the IPluginV3 library when TensorRT headers are here. The
+    entry's metadata keeps nvcc's flags (without machine paths) and the headers' version, for the plugin's meta."""
+    src = Path(upstream.entries["codegen"])
+    arch = list(p.arch)
+    builds = [build_kernels(src, p.name, arch, workdir)]
+    meta: dict = {}
+    if upstream.trt_include:
+        from ..trt.headers import read_version
+
+        builds.append(build_plugin(src, p.name, arch, workdir, Path(upstream.trt_include)))
+        meta["tensorrt_headers"] = ".".join(map(str, read_version(Path(upstream.trt_include))))
+    for b in builds:
+        log.info("build %s: %s in %.1f s", p.name, b.output.name, b.seconds)
+    return {"builds": [{"output": b.output.name, "flags": portable_flags(b.command)} for b in builds], **meta}
+
+
+def portable_flags(command: list[str]) -> list[str]:
+    """nvcc's flags without machine-specific paths (cache folders, the headers' location), for the manifest."""
+    flags, args = [], iter(command[1:])
+    for arg in args:
+        if arg in ("-o", "-I", "-isystem"):
+            next(args, None)  # the path that follows
+            continue
+        flags.append(Path(arg).name if arg.endswith(".cu") else arg)
+    return flags
 
 
 @functools.lru_cache(maxsize=1)

@@ -7,19 +7,46 @@ number of plugins can be linked into one binary.
 
 from __future__ import annotations
 
+import json
+import logging
 import re
+from pathlib import Path
 
 from .._version import __version__
 from ..cpp_text import c_identifier
 from ..ir import expr as E
 from ..ir.signature import Signature
 from ..render import render
-from .lower import Lowered
+from ..lowering.lowered import Lowered, read_lowered
 
+log = logging.getLogger(__name__)
 PLUGIN_VERSION = "1"
 PLUGIN_NAMESPACE = ""
 _SCALAR_C = {"int64": "int64_t", "int32": "int32_t", "int16": "int16_t", "int8": "int8_t", "uint64": "uint64_t",
              "uint32": "uint32_t", "uint8": "uint8_t", "bool": "bool", "float32": "float", "float64": "double"}
+
+
+def run(p, workdir: Path, upstream) -> dict:
+    """The codegen task: the kernels sources (with a dispatcher over the symbolic and tuned kernel sets when the
+    lower task made both) and, when TensorRT headers are here, the IPluginV3 sources."""
+    from ..cache.keys import tvm_version
+
+    entry = Path(upstream.entries["lower"])
+    lowered = read_lowered(entry)
+    arch = list(p.arch)
+    if (entry / "bucket.json").is_file():
+        bucket = json.loads((entry / "bucket.json").read_text())
+        ctx, files = render_tuned_kernels(p.name, lowered, [(bucket, read_lowered(entry, "b_"))], arch,
+                                          tvm_version())
+    else:
+        ctx = context(p.name, lowered, arch, tvm_version(), tuned="tune" in upstream.entries)
+        files = render_kernels(ctx)
+    if upstream.trt_include:
+        files.update(render_plugin(ctx))
+    for name, text in files.items():
+        (workdir / name).write_text(text)
+    log.info("codegen %s: %s", p.name, ", ".join(sorted(files)))
+    return {"files": sorted(files)}
 
 
 def file_names(plugin: str) -> dict[str, str]:

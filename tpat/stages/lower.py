@@ -12,8 +12,9 @@ No dry run and no fork: the plan is valid for every dim value, which is what let
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass
+import json
+import logging
+from pathlib import Path
 
 import onnx
 
@@ -21,28 +22,36 @@ from ..errors import LoweringError
 from ..ir import expr as E
 from ..ir.launch_plan import LaunchPlan
 from ..ir.signature import Signature
+from ..lowering.frontend import bind_dims, describe_node, first_line, fused, import_onnx, target_for
+from ..lowering.lowered import Lowered, read_lowered, write_lowered
+from ..lowering.records import bucket_of, dropped_kernels
+
+log = logging.getLogger(__name__)
+__all__ = ["Lowered", "lower", "read_lowered", "run", "write_lowered"]
 
 
-
-@dataclass(frozen=True)
-class Lowered:
-    cuda_source: str
-    plan: LaunchPlan
-    signature: Signature  # the input signature with output shapes completed from TVM's own shape inference
-
-
-def target_for(arch: str):
-    """The CUDA target, with the limits meta_schedule needs spelled out (all Volta and newer share them)."""
-    import tvm
-
-    return tvm.target.Target({"kind": "cuda", "arch": arch, "max_threads_per_block": 1024,
-                              "max_shared_memory_per_block": 49152, "thread_warp_size": 32,
-                              "registers_per_block": 65536})
-
-
-def describe_node(subgraph: onnx.ModelProto) -> str:
-    nodes = subgraph.graph.node
-    return ", ".join(f"'{n.name}' ({n.op_type})" for n in nodes) if nodes else "(empty subgraph)"
+def run(p, workdir: Path, upstream) -> dict:
+    """The lower task: the symbolic kernels for the whole dim range (or, for a fixed-shape plugin with tuning
+    records, the tuned ones), plus the tuned kernel set of the bucket when there are records for a dynamic one."""
+    subgraph = onnx.load_from_string(p.subgraph)
+    records = upstream.entries.get("tune")
+    what = p.describe_node()
+    fixed_and_tuned = records is not None and not p.signature.dims  # then the tuned kernels are the only ones
+    lowered = lower(subgraph, p.signature, arch=p.lowering_arch, what=what,
+                    database_dir=str(records) if fixed_and_tuned else None)
+    write_lowered(lowered, workdir)
+    kernels = [k.name for k in lowered.plan.kernels]
+    log.info("lower %s: %d kernel(s) for %s%s: %s", p.name, len(kernels), p.lowering_arch,
+             ", tuned" if fixed_and_tuned else "", ", ".join(kernels))
+    if records is not None and p.signature.dims:  # symbolic kernels for the range + tuned kernels for the bucket
+        bucket = bucket_of(p.signature)
+        tuned = lower(subgraph, p.signature, arch=p.lowering_arch, what=what, database_dir=str(records),
+                      bucket=bucket)
+        write_lowered(tuned, workdir, prefix="b_")
+        (workdir / "bucket.json").write_text(json.dumps(bucket, sort_keys=True))
+        log.info("lower %s: tuned kernel set for %s", p.name, bucket)
+    (workdir / "subgraph.onnx").write_bytes(p.subgraph)
+    return {"kernels": kernels}
 
 
 def lower(subgraph: onnx.ModelProto, sig: Signature, arch: str = "sm_90", database_dir: str | None = None,
@@ -57,7 +66,7 @@ def lower(subgraph: onnx.ModelProto, sig: Signature, arch: str = "sm_90", databa
 
     what = what or describe_node(subgraph)
     target = target_for(arch)
-    mod = bind_dims(_import(subgraph, sig, what), bucket or {})
+    mod = bind_dims(import_onnx(subgraph, sig, what), bucket or {})
     if bucket:
         sig = sig.specialize(bucket)
     try:
@@ -71,7 +80,7 @@ def lower(subgraph: onnx.ModelProto, sig: Signature, arch: str = "sm_90", databa
         raise
     except Exception as exc:  # TVM raises its own error types; the first line names the failing pass or op
         raise LoweringError(
-            f"TVM could not lower node {what}: {_first_line(exc)}",
+            f"TVM could not lower node {what}: {first_line(exc)}",
             hint="this op/attribute combination is not supported by apache-tvm "
             f"{tvm.__version__}; leave the node to TensorRT or report it with the model attached",
         ) from exc
@@ -81,38 +90,11 @@ def lower(subgraph: onnx.ModelProto, sig: Signature, arch: str = "sm_90", databa
     return Lowered(cuda_source, plan, sig)
 
 
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith(("Traceback", "  File", "    "))]
-    return (lines[-1] if lines else type(exc).__name__)[:500]
-
-
-def _import(subgraph: onnx.ModelProto, sig: Signature, what: str):
-    """Run the relax ONNX frontend; fix output dtypes TVM gets wrong (OneHot returns float64 for float32)."""
-    from tvm.relax.frontend.onnx import from_onnx
-
-    try:
-        mod = from_onnx(subgraph, keep_params_in_input=False)
-    except Exception as exc:
-        raise LoweringError(
-            f"TVM's ONNX frontend cannot import node {what}: {_first_line(exc)}",
-            hint="the op or one of its attributes is not implemented in tvm.relax.frontend.onnx; "
-            "leave this node to TensorRT",
-        ) from exc
-    got = _output_dtypes(mod)
-    want = [t.dtype.name for t in sig.outputs]
-    if got != want:
-        mod = from_onnx(_with_output_casts(subgraph, got, want), keep_params_in_input=False)
-        if _output_dtypes(mod) != want:
-            raise LoweringError(f"node {what}: TVM produces outputs of dtype {got}, the model declares {want}")
-    return mod
-
-
 def _complete_outputs(mod, sig: Signature, what: str) -> Signature:
     """Fill output dims ONNX shape inference left unknown (-1) from TVM's shapes; check the known ones agree."""
     from dataclasses import replace
 
-    from . import tvm_ir
+    from ..lowering import tvm_ir
 
     ret = mod["main"].ret_ty
     fields = getattr(ret, "fields", None) or [ret]
@@ -136,52 +118,12 @@ def _complete_outputs(mod, sig: Signature, what: str) -> Signature:
     return replace(sig, outputs=tuple(outputs))
 
 
-def _output_dtypes(mod) -> list[str]:
-    ret = mod["main"].ret_ty
-    fields = getattr(ret, "fields", None) or [ret]
-    return [str(f.dtype) for f in fields]
-
-
-def _with_output_casts(subgraph: onnx.ModelProto, got: list[str], want: list[str]) -> onnx.ModelProto:
-    """Append Cast(to=declared dtype) to outputs whose TVM dtype differs; a no-op in ONNX, a real cast in TVM."""
-    m = onnx.ModelProto()
-    m.CopyFrom(subgraph)
-    for out, g, w in zip(m.graph.output, got, want):
-        if g == w:
-            continue
-        raw = out.name + "__tpat_raw"
-        for node in m.graph.node:
-            node.output[:] = [raw if o == out.name else o for o in node.output]
-        m.graph.node.append(onnx.helper.make_node("Cast", [raw], [out.name], to=out.type.tensor_type.elem_type))
-    return m
-
-
-def fused(mod, target):
-    """Legalized and fused, not yet scheduled: the PrimFuncs meta_schedule tunes and its records apply to.
-
-    Tuning (`tpat.stages.tune`) and applying records both start here, so workloads match structurally."""
-    import tvm
-
-    from ..schedules.pipeline import fused_passes
-
-    with target:
-        return tvm.transform.Sequential(fused_passes(target))(mod)
-
-
-def bind_dims(mod, values: dict[str, int]):
-    """Specialise the symbolic dims (a tuning bucket): `batch` -> 64 everywhere in `main`."""
-    from tvm import relax
-
-    return relax.transform.BindSymbolicVars(values, "main")(mod) if values else mod
-
-
 def _schedule(mod, target, database_dir: str | None, dim_max: dict[str, int]):
     import tvm
     from tvm import relax
     from tvm.relax.backend.cuda import pipeline as cuda_pipeline
 
     from ..schedules.pipeline import default_scheduled
-    from .tune import dropped_kernels
 
     mod = fused(mod, target)
     if database_dir:  # tuned: apply the records first; the default rules then schedule only what they do not cover
@@ -237,39 +179,8 @@ def _cuda_source(scheduled, target, what: str) -> str:
 
 
 def _plan(planned, host_device, sig: Signature, what: str) -> LaunchPlan:
-    from .lower_plan import PlanReader
+    from ..lowering.launch_reader import LaunchPlanReader
 
-    return PlanReader(planned["main"], host_device, sig, what).read()
-
-
-@functools.lru_cache(maxsize=None)
-def tvm_version() -> str:
-    import tvm
-
-    return tvm.__version__
+    return LaunchPlanReader(planned["main"], host_device, sig, what).read()
 
 
-def write_lowered(lowered: Lowered, folder, prefix: str = "") -> None:
-    """Persist a lowering (the lower task's cache entry): TVM's CUDA, the plan, the signature, constant bytes.
-    `prefix` keeps several lowerings in one entry (a tuned plugin's symbolic and bucket kernel sets)."""
-    import json
-    from pathlib import Path
-
-    folder = Path(folder)
-    (folder / f"{prefix}tvm.cu").write_text(lowered.cuda_source)
-    (folder / f"{prefix}plan.json").write_text(json.dumps(lowered.plan.to_json(), indent=1, sort_keys=True))
-    (folder / f"{prefix}signature.json").write_text(json.dumps(lowered.signature.to_json(), indent=1,
-                                                               sort_keys=True))
-    for i, c in enumerate(lowered.plan.constants):
-        (folder / f"{prefix}const{i}.bin").write_bytes(c.data)
-
-
-def read_lowered(folder, prefix: str = "") -> Lowered:
-    import json
-    from pathlib import Path
-
-    folder = Path(folder)
-    sig = Signature.from_json(json.loads((folder / f"{prefix}signature.json").read_text()))
-    plan = LaunchPlan.from_json(json.loads((folder / f"{prefix}plan.json").read_text()), sig.dim_names,
-                                lambda i: (folder / f"{prefix}const{i}.bin").read_bytes())
-    return Lowered((folder / f"{prefix}tvm.cu").read_text(), plan, sig)

@@ -10,6 +10,7 @@ build or run is discarded by meta_schedule itself; it never aborts the search.
 from __future__ import annotations
 
 import functools
+import logging
 import shutil
 import time
 from pathlib import Path
@@ -18,20 +19,10 @@ import onnx
 
 from ..errors import LoweringError
 from ..ir.signature import Signature
+from ..lowering.frontend import bind_dims, fused, import_onnx, target_for
+from ..lowering.records import RECORD_FILES, bucket_of, keep_tuned
 
-RECORD_FILES = ("database_workload.json", "database_tuning_record.json")
-KEEP_IF_FASTER = 0.98  # a tuned kernel replaces the default one only when it runs in at most 98 % of its time
-MIN_GAIN_US = 0.25  # ... and at least this much faster: the runner times single launches, whose jitter is ~0.1 us
-
-
-def keep_tuned(tuned_us: float, default_us: float | None) -> bool:
-    """Whether a tuned schedule replaces tpat's default (None: the default could not be timed, keep tuned)."""
-    return default_us is None or (tuned_us <= KEEP_IF_FASTER * default_us and default_us - tuned_us >= MIN_GAIN_US)
-
-
-def bucket_of(sig: Signature) -> dict[str, int]:
-    """The default bucket: every dynamic dim at its opt value."""
-    return {d.name: d.opt for d in sig.dims}
+log = logging.getLogger(__name__)
 
 
 def tune(subgraph: onnx.ModelProto, sig: Signature, arch: str, trials: int, work_dir: Path,
@@ -59,14 +50,31 @@ def tune(subgraph: onnx.ModelProto, sig: Signature, arch: str, trials: int, work
     return summary
 
 
+def run(p, workdir: Path, upstream) -> dict:
+    """The tune task: import the records kept beside the outputs (no GPU needed), or search on this machine's GPU.
+    Writes the records and tune.json (the summary, with the task's key) into `workdir`."""
+    import json
+
+    key = p.tasks["tune"].key
+    if p.records_dir:
+        for name in (*RECORD_FILES, "tune.json"):
+            shutil.copyfile(Path(p.records_dir) / name, workdir / name)
+        log.info("tune %s: records imported from %s", p.name, p.records_dir)
+        return {"imported": True}
+    summary = tune(onnx.load_from_string(p.subgraph), p.signature, p.lowering_arch, p.trials, workdir,
+                   what=p.describe_node())
+    (workdir / "tune.json").write_text(json.dumps({**summary, "key": key}, indent=1, sort_keys=True))
+    log.info("tune %s: %d trials in %.0f s; kept %s", p.name, p.trials, summary["seconds"],
+             sorted(k for k, v in summary["kernels"].items() if v["kept"]) or "no tuned kernel")
+    return {"imported": False, "seconds": summary["seconds"]}
+
+
 def _workloads(subgraph, sig, arch, bucket, what):
     """The fused module of the bucket (what meta_schedule tunes) and the target with its host."""
     import tvm
 
-    from .lower import _import, bind_dims, fused, target_for
-
     target = tvm.target.Target(target_for(arch), host="llvm")
-    return fused(bind_dims(_import(subgraph, sig, what), bucket), target_for(arch)), target
+    return fused(bind_dims(import_onnx(subgraph, sig, what), bucket), target_for(arch)), target
 
 
 def compare_records(subgraph: onnx.ModelProto, sig: Signature, records_dir: Path, what: str = "node") -> dict:
@@ -144,16 +152,3 @@ def _mean(costs) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def dropped_kernels(records_dir) -> set[str]:
-    """The fused functions whose tuned schedule measured no faster than the default (from tune.json)."""
-    import json
-
-    try:
-        summary = json.loads((Path(records_dir) / "tune.json").read_text())
-    except (OSError, ValueError):
-        return set()
-    return {name for name, k in (summary.get("kernels") or {}).items() if not k.get("kept", True)}
-
-
-def has_records(folder: Path) -> bool:
-    return all((Path(folder) / f).is_file() for f in RECORD_FILES)

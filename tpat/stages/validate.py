@@ -8,6 +8,7 @@ Needs no TVM and no TensorRT: only numpy, onnx, onnxruntime and the CUDA runtime
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -18,6 +19,7 @@ import onnx
 from ..ir.signature import Signature
 from .inputs import make_inputs
 
+log = logging.getLogger(__name__)
 TOLERANCES = {"float32": (1e-5, 1e-5), "float16": (1e-2, 1e-2), "bfloat16": (5e-2, 5e-2)}
 SPEC_DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}  # spellings of the spec's `tolerance:`
 ODD_DIM = 7
@@ -60,6 +62,22 @@ class ValidationReport:
         pts = ", ".join(f"{p.label}{p.dims}" for p in self.points)
         verdict = "PASS" if self.passed else "FAIL"
         return f"{verdict} {self.plugin}: {len(self.points)} points ({pts}), max abs err {worst:.3g}"
+
+
+def run(p, workdir: Path, upstream) -> dict:
+    """The validate task: the built kernels library against onnxruntime on this machine's GPU; report.json."""
+    import json
+
+    from ..lowering.lowered import read_lowered
+
+    lowered = read_lowered(upstream.entries["lower"])
+    lib = Path(upstream.entries["build"]) / f"lib{p.name}_kernels.so"
+    reference = onnx.load_from_string(p.reference) if p.reference else None
+    report = validate(p.name, lib, onnx.load_from_string(p.subgraph), lowered.signature,
+                      tolerances=dict(p.tolerance), reference_model=reference)
+    (workdir / "report.json").write_text(json.dumps(report.to_json(), indent=1, sort_keys=True))
+    log.info("validate %s: %s", p.name, report.summary())
+    return {"passed": report.passed}
 
 
 def default_points(sig: Signature, extra: Sequence[int] = (ODD_DIM,)) -> list[tuple[str, list[int]]]:

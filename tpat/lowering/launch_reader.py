@@ -42,7 +42,7 @@ def _align(size: E.Expr) -> E.Expr:
     return E.op("mul", E.op("ceildiv", size, WORKSPACE_ALIGN), WORKSPACE_ALIGN)
 
 
-class PlanReader:
+class LaunchPlanReader:
     def __init__(self, main, host_device, sig: Signature, what: str):
         self.main = main
         self.tir = host_device

@@ -1,0 +1,91 @@
+"""TVM's side of lowering, shared by the lower and tune stages: the CUDA target, the relax ONNX frontend (with the
+output dtypes TVM gets wrong fixed), symbolic dims bound to a bucket, and the fused module both stages start from
+(tuning and applying records must see structurally identical workloads).
+"""
+
+from __future__ import annotations
+
+import onnx
+
+from ..errors import LoweringError
+from ..ir.signature import Signature
+
+
+def target_for(arch: str):
+    """The CUDA target, with the limits meta_schedule needs spelled out (all Volta and newer share them)."""
+    import tvm
+
+    return tvm.target.Target({"kind": "cuda", "arch": arch, "max_threads_per_block": 1024,
+                              "max_shared_memory_per_block": 49152, "thread_warp_size": 32,
+                              "registers_per_block": 65536})
+
+
+def describe_node(subgraph: onnx.ModelProto) -> str:
+    nodes = subgraph.graph.node
+    return ", ".join(f"'{n.name}' ({n.op_type})" for n in nodes) if nodes else "(empty subgraph)"
+
+
+def first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith(("Traceback", "  File", "    "))]
+    return (lines[-1] if lines else type(exc).__name__)[:500]
+
+
+def import_onnx(subgraph: onnx.ModelProto, sig: Signature, what: str):
+    """Run the relax ONNX frontend; fix output dtypes TVM gets wrong (OneHot returns float64 for float32)."""
+    from tvm.relax.frontend.onnx import from_onnx
+
+    try:
+        mod = from_onnx(subgraph, keep_params_in_input=False)
+    except Exception as exc:
+        raise LoweringError(
+            f"TVM's ONNX frontend cannot import node {what}: {first_line(exc)}",
+            hint="the op or one of its attributes is not implemented in tvm.relax.frontend.onnx; "
+            "leave this node to TensorRT",
+        ) from exc
+    got = _output_dtypes(mod)
+    want = [t.dtype.name for t in sig.outputs]
+    if got != want:
+        mod = from_onnx(_with_output_casts(subgraph, got, want), keep_params_in_input=False)
+        if _output_dtypes(mod) != want:
+            raise LoweringError(f"node {what}: TVM produces outputs of dtype {got}, the model declares {want}")
+    return mod
+
+
+def _output_dtypes(mod) -> list[str]:
+    ret = mod["main"].ret_ty
+    fields = getattr(ret, "fields", None) or [ret]
+    return [str(f.dtype) for f in fields]
+
+
+def _with_output_casts(subgraph: onnx.ModelProto, got: list[str], want: list[str]) -> onnx.ModelProto:
+    """Append Cast(to=declared dtype) to outputs whose TVM dtype differs; a no-op in ONNX, a real cast in TVM."""
+    m = onnx.ModelProto()
+    m.CopyFrom(subgraph)
+    for out, g, w in zip(m.graph.output, got, want):
+        if g == w:
+            continue
+        raw = out.name + "__tpat_raw"
+        for node in m.graph.node:
+            node.output[:] = [raw if o == out.name else o for o in node.output]
+        m.graph.node.append(onnx.helper.make_node("Cast", [raw], [out.name], to=out.type.tensor_type.elem_type))
+    return m
+
+
+def fused(mod, target):
+    """Legalized and fused, not yet scheduled: the PrimFuncs meta_schedule tunes and its records apply to.
+
+    Tuning (`tpat.stages.tune`) and applying records both start here, so workloads match structurally."""
+    import tvm
+
+    from ..schedules.pipeline import fused_passes
+
+    with target:
+        return tvm.transform.Sequential(fused_passes(target))(mod)
+
+
+def bind_dims(mod, values: dict[str, int]):
+    """Specialise the symbolic dims (a tuning bucket): `batch` -> 64 everywhere in `main`."""
+    from tvm import relax
+
+    return relax.transform.BindSymbolicVars(values, "main")(mod) if values else mod
