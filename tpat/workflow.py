@@ -22,6 +22,7 @@ class ModelStatus:
     output_sha256: str | None = None
     error: str | None = None
     trt_check: dict | None = None  # TensorRT-RTX parser/builder result, when requested
+    exception: Exception | None = field(default=None, repr=False)  # the rewrite's error, for the Python API
 
 
 @dataclass
@@ -138,7 +139,7 @@ def _validation_summary(report: dict) -> dict:
 
 def _rewrite_model(plan: Plan, mp, chains) -> ModelStatus:
     from .cache.keys import file_digest
-    from .stages.model_io import load_model, save_model_atomic
+    from .stages.model_io import load_model, save_model
     from .stages.rewrite import Replacement, rewrite
 
     if mp.error:
@@ -152,9 +153,9 @@ def _rewrite_model(plan: Plan, mp, chains) -> ModelStatus:
         replacements = [Replacement(n.node_index, n.node_name, name, n.inputs, n.outputs, n.folded,
                                     input_casts=n.input_casts, output_casts=n.output_casts, fused=n.fused)
                         for n, name in mp.nodes]
-        save_model_atomic(rewrite(original, replacements), mp.output)
+        save_model(rewrite(original, replacements), mp.output, mp.source)
     except TpatError as exc:
-        return ModelStatus("failed", error=str(exc))
+        return ModelStatus("failed", error=str(exc), exception=exc)
     return ModelStatus("ok", output_sha256=file_digest(mp.output))
 
 
