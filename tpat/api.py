@@ -102,6 +102,9 @@ def onnx2plugin(
         chain = result.chains[name]
         if chain.error and chain.failed_stage != "validate":
             chain.raise_error()
+    rewrite_error = result.model_status[mp.index].exception
+    if rewrite_error is not None:  # the plugins were built but the model could not be written
+        raise rewrite_error
     return ConvertResult(output, [_plugin_result(plan, result, node, name) for node, name in mp.nodes],
                          time.perf_counter() - start, plan.warnings)
 

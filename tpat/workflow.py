@@ -26,6 +26,7 @@ class ModelStatus:
     output_sha256: str | None = None
     error: str | None = None
     trt_check: dict | None = None  # TensorRT-RTX parser/builder result, when requested
+    exception: Exception | None = field(default=None, repr=False)  # the rewrite's error, for the Python API
 
 
 @dataclass
@@ -91,7 +92,8 @@ def run_plan(plan: Plan, headers, progress: bool = True,
     """Run the tasks, compose every output file, let `before_writing` inspect the result (it may raise: then
     nothing in the output folders has changed), place the files, then run the after-build checks."""
     from .executor.local import execute
-    from .executor.materialize import digests, place, plugin_outputs
+    from .executor.materialize import plugin_outputs
+    from .outputs import digests, place
     from .executor.progress import Progress
 
     start = time.perf_counter()
@@ -168,10 +170,8 @@ def _validation_summary(report: dict) -> dict:
 
 
 def _rewrite_model(plan: Plan, mp, chains) -> tuple[ModelStatus, dict]:
-    """The model's status and its output file (composed, not written)."""
-    from .cache.keys import digest
-    from .executor.materialize import OutputFile
-    from .stages.model_io import load_model
+    """The model's status and its output files (composed, not written: the model, its external data)."""
+    from .stages.model_io import compose_model, load_model
     from .stages.rewrite import Replacement, rewrite
 
     if mp.error:
@@ -185,10 +185,10 @@ def _rewrite_model(plan: Plan, mp, chains) -> tuple[ModelStatus, dict]:
         replacements = [Replacement(n.node_index, n.node_name, name, n.inputs, n.outputs, n.folded,
                                     input_casts=n.input_casts, output_casts=n.output_casts, fused=n.fused)
                         for n, name in mp.nodes]
-        data = rewrite(original, replacements).SerializeToString()
+        files = compose_model(rewrite(original, replacements), mp.output, mp.source)
     except TpatError as exc:
-        return ModelStatus("failed", error=str(exc)), {}
-    return ModelStatus("ok", output_sha256=digest(data)), {Path(mp.output): OutputFile(data)}
+        return ModelStatus("failed", error=str(exc), exception=exc), {}
+    return ModelStatus("ok", output_sha256=files[Path(mp.output)].sha256), files
 
 
 def load_resolved(spec_path: Path):

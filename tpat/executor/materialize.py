@@ -1,57 +1,25 @@
-"""A plugin's output files, composed from its cache entries (seed layout) and then placed.
+"""A plugin's output files, composed from its cache entries (seed layout); `tpat.outputs.place` writes them.
 
     trt_plugin/src/<p>.cu|.h, <p>_kernels.cu|.h     (codegen entry)
     trt_plugin/lib/<p>.so, lib<p>_kernels.so          (build entry)
     trt_plugin/meta/<p>.onnx, <p>.json                (the node as a model; signature, plan, builds, validation)
 
-Composing and placing are two steps so that a run can check what it is about to write (`--frozen` compares the
-digests with the manifest) before anything in the output folder changes. Only the files an entry lists in its
-`entry.json` are copied: nothing else that may sit in a cache folder reaches the outputs. Files are replaced
-atomically and only when their bytes differ, so a re-apply that changes nothing touches nothing.
+Only the files an entry lists in its `entry.json` are copied: nothing else that may sit in a cache folder reaches
+the outputs.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
-from ..cache.keys import digest
 from ..cache.store import ENTRY
-from ..fsutil import atomic_write_bytes, remove_stale_temps
+from ..outputs import OutputFile, Outputs
 from ..plan.model import PluginPlan
 from .chain import ChainResult
 
 SOURCE_SUFFIXES = (".cu", ".h")
 LIBRARY_SUFFIX = ".so"
-
-
-@dataclass(frozen=True)
-class OutputFile:
-    data: bytes
-    executable: bool = False  # shared libraries: 0755 under umask 022, like a linker's output
-
-    @property
-    def sha256(self) -> str:
-        return digest(self.data)
-
-
-Outputs = dict[Path, OutputFile]
-
-
-def place(outputs: Outputs) -> None:
-    """Write every composed file (atomically; untouched when its bytes are already there), after removing the
-    temp files a killed run left in those folders."""
-    for folder in dict.fromkeys(dest.parent for dest in outputs):
-        remove_stale_temps(folder)
-    for dest, f in outputs.items():
-        if not dest.is_file() or dest.read_bytes() != f.data:
-            atomic_write_bytes(dest, f.data, executable=f.executable)
-
-
-def digests(outputs: Outputs, base: Path) -> dict[str, str]:
-    """{path relative to `base`: sha256}, what the manifest records."""
-    return {str(path.relative_to(base)): f.sha256 for path, f in outputs.items()}
 
 
 def listed_files(entry: str | Path) -> list[Path]:

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from ..arch import DEFAULT_ARCH, sort_archs
-from ..cache.keys import digest, file_digest, task_key, tpat_code_digest, tvm_version
+from ..cache.keys import digest, task_key, tpat_code_digest, tvm_version
 from ..errors import TpatError
 from ..render import templates_digest
 from .model import ModelPlan, NodeRef, Plan, PluginPlan, TaskSpec
@@ -55,19 +55,21 @@ def build_plan(resolved, plugin_dir: Path, trt_version: str | None = None, gpu: 
 
 def _plan_model(plan: Plan, mp: ModelPlan, m, by_content: dict[str, str]) -> None:
     from ..stages.extract import DimRange, extract, prepare_model
+    from ..stages.model_index import ModelIndex
     from ..stages.model_io import load_model, model_digest
     from ..stages.selection import select_targets
 
     mp.sha256 = model_digest(m.source) if Path(m.source).is_file() else ""
     dynamic = {k: DimRange(v.min, v.opt, v.max) for k, v in m.dynamic.items()}
-    original = load_model(m.source)
-    model = prepare_model(original, dynamic)
-    targets = select_targets(model.graph, list(m.targets.nodes), list(m.targets.op_types),
+    original = load_model(m.source)  # external data stays on disk: only constants baked into plugins are read
+    folder = Path(m.source).parent
+    index = ModelIndex(prepare_model(original, dynamic, folder), folder)  # once per model, shared by its targets
+    targets = select_targets(index.model.graph, list(m.targets.nodes), list(m.targets.op_types),
                              dict(m.targets.plugin_names), getattr(m.targets, "fuse", ()))
     arch = sort_archs(m.arch or DEFAULT_ARCH)
     tolerance = {k: (v.rtol, v.atol) for k, v in m.tolerance.items()}
     for t in targets:
-        ex = extract(model, t, dynamic, m.dtype or "keep")
+        ex = extract(index, t, dynamic, m.dtype or "keep")
         sub = ex.subgraph.SerializeToString()
         explicit = m.targets.plugin_name(t.node_name)
         settings = {"arch": list(arch), "validate": m.validate, "trials": m.trials_for(t.op_type),

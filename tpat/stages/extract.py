@@ -10,6 +10,7 @@ from its own constant layers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Mapping
 
 import numpy as np
@@ -22,6 +23,7 @@ from ..ir.dtypes import dtype_from_onnx
 from ..ir.signature import DimSpec, Signature, TensorSig
 from ..names import identifier
 from .dtype_policy import convert as convert_dtypes
+from .model_index import ConstantInfo, ModelIndex, with_shape_constants
 from .selection import Target
 
 EMBED_LIMIT_BYTES = 64 * 1024
@@ -63,10 +65,16 @@ def mark_batch_dims(model: onnx.ModelProto, name: str = BATCH) -> onnx.ModelProt
     return m
 
 
-def prepare_model(model: onnx.ModelProto, dynamic: Mapping[str, DimRange]) -> onnx.ModelProto:
-    """A copy with the batch dim named (TPAT's 0/-1 convention) when it is declared dynamic, shapes inferred."""
+def prepare_model(model: onnx.ModelProto, dynamic: Mapping[str, DimRange],
+                  base_dir: str | Path | None = None) -> onnx.ModelProto:
+    """A copy with the batch dim named (TPAT's 0/-1 convention) when it is declared dynamic, shapes inferred.
+
+    A model with external data (`base_dir`: the folder of its file) gets its small 0-D/1-D external constants
+    read in first: ONNX shape inference reads shapes, axes and scales from such constants but never from files."""
     if BATCH in dynamic:
         model = mark_batch_dims(model)
+    if base_dir is not None:
+        model = with_shape_constants(model, Path(base_dir), EMBED_LIMIT_BYTES)
     return infer_shapes(model)
 
 
@@ -78,34 +86,15 @@ def infer_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
                          hint="the model is inconsistent; check it with onnx.checker and onnxruntime") from exc
 
 
-class _Shapes:
-    """Dtype and shape of every tensor name, from graph inputs, value_info, outputs and initializers."""
-
-    def __init__(self, model: onnx.ModelProto):
-        self.info: dict[str, onnx.TypeProto] = {}
-        g = model.graph
-        for vi in list(g.input) + list(g.value_info) + list(g.output):
-            self.info[vi.name] = vi.type
-
-    def get(self, name: str) -> tuple[int, list] | None:
-        """(elem_type, [int | str | None per axis]) or None if the rank is unknown."""
-        t = self.info.get(name)
-        if t is None or not t.tensor_type.HasField("shape"):
-            return None
-        dims = []
-        for d in t.tensor_type.shape.dim:
-            dims.append(d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else (d.dim_param or None))
-        return t.tensor_type.elem_type, dims
-
-
-def extract(model: onnx.ModelProto, target: Target, dynamic: Mapping[str, DimRange],
+def extract(model: ModelIndex | onnx.ModelProto, target: Target, dynamic: Mapping[str, DimRange],
             dtype_policy: str = "keep") -> Extracted:
     """`model` must already carry dim_params for the dynamic dims and inferred shapes (see `prepare_model`).
+    Pass a `ModelIndex` of it when extracting several targets: a bare model is indexed anew on every call.
 
     `dtype_policy` (keep | fp32 | fp16 | bf16) sets the precision the plugin computes in (see `dtype_policy`)."""
-    graph = gs.import_onnx(model)
+    index = model if isinstance(model, ModelIndex) else ModelIndex(model)
+    graph, shapes = index.graph, index.shapes
     group = [graph.nodes[i] for i in target.indices]
-    shapes = _Shapes(model)
     where = f"node {target.node_name!r} ({target.op_type})"
     if len(group) > 1 and dtype_policy != "keep":
         raise ModelError(f"{where}: a dtype policy applies to single-node plugins only",
@@ -116,12 +105,15 @@ def extract(model: onnx.ModelProto, target: Target, dynamic: Mapping[str, DimRan
     tensors: dict[str, object] = {}  # model tensor name -> the subgraph's tensor
 
     def external(tensor):
-        value = _constant_value(tensor)
-        if value is not None and value.nbytes <= EMBED_LIMIT_BYTES:
+        const = _constant(index, tensor)
+        if const is not None and const.nbytes <= EMBED_LIMIT_BYTES:
             folded.append(tensor.name)
+            value = index.constant_array(tensor.name) if isinstance(const, ConstantInfo) else const
             return gs.Constant(f"c{len(folded) - 1}", np.array(value, order="C"))
-        if value is not None:
-            elem, dims = onnx.helper.np_dtype_to_tensor_dtype(value.dtype), list(value.shape)
+        if isinstance(const, ConstantInfo):  # large: a plugin input; its bytes are never read
+            elem, dims = const.elem, const.dims
+        elif const is not None:
+            elem, dims = onnx.helper.np_dtype_to_tensor_dtype(const.dtype), list(const.shape)
         else:
             known = shapes.get(tensor.name)
             if known is None:
@@ -132,7 +124,7 @@ def extract(model: onnx.ModelProto, target: Target, dynamic: Mapping[str, DimRan
         plugin_inputs.append(tensor.name)  # the same tensor twice (Add(x, x)) is one plugin input
         return sub_inputs[-1]
 
-    boundary = _boundary_outputs(graph, group, target)
+    boundary = _boundary_outputs(index, target)
     outputs, sub_nodes = [], []
     for k, node in enumerate(group):
         node_inputs = []
@@ -169,7 +161,7 @@ def extract(model: onnx.ModelProto, target: Target, dynamic: Mapping[str, DimRan
                    opset=graph.opset, import_domains=graph.import_domains)
     proto = gs.export_onnx(sub, do_type_check=False)
     proto.producer_name, proto.producer_version = "tpat", ""
-    proto.ir_version = model.ir_version
+    proto.ir_version = index.model.ir_version
     conversion = convert_dtypes(proto, dtype_policy, where)
     sig = _signature(conversion.model, dim_names, dynamic, where)
     converted = conversion.model is not proto
@@ -178,30 +170,27 @@ def extract(model: onnx.ModelProto, target: Target, dynamic: Mapping[str, DimRan
                      conversion.inputs, conversion.outputs)
 
 
-def _boundary_outputs(graph, group, target) -> list[str]:
+def _boundary_outputs(index: ModelIndex, target: Target) -> list[str]:
     """Tensors the plugin must produce: all outputs of a single node (as the node had them); for a fused group,
     those used outside it or returned by the graph."""
-    if len(group) == 1:
-        return [t.name for t in group[0].outputs]
-    inside = {id(n) for n in group}
-    outside_use = {t.name for n in graph.nodes if id(n) not in inside for t in n.inputs}
-    outside_use |= {t.name for t in graph.outputs}
-    names = [t.name for n in group for t in n.outputs if t.name in outside_use]
+    nodes = [index.model.graph.node[i] for i in target.indices]
+    if len(nodes) == 1:
+        return list(nodes[0].output)
+    inside = set(target.indices)
+    names = [t for n in nodes for t in n.output if index.used_outside(t, inside)]
     if not names:
         raise ModelError(f"node {target.node_name!r} ({target.op_type}): the fused group's results are unused")
     return names
 
 
-def _constant_value(tensor) -> np.ndarray | None:
+def _constant(index: ModelIndex, tensor) -> ConstantInfo | np.ndarray | None:
+    """An initializer or Constant output as the index describes it (bytes unread), the values of a constant the
+    index does not describe (a sparse initializer), or None for a computed tensor."""
+    info = index.constant(tensor.name)
+    if info is not None:
+        return info
     if isinstance(tensor, gs.Constant):
         return np.asarray(tensor.values)
-    producer = tensor.inputs[0] if tensor.inputs else None
-    if producer is not None and producer.op == "Constant":
-        value = producer.attrs.get("value")
-        if isinstance(value, gs.Constant):
-            return np.asarray(value.values)
-        if value is not None:
-            return np.asarray(value)
     return None
 
 

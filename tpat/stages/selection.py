@@ -74,11 +74,10 @@ def select_targets(
         if n.name:
             by_name.setdefault(n.name, i)
     plugin_for = orient_plugin_map(plugin_name_dict, by_name) if plugin_name_dict else {}
-    chosen: list[int] = []
+    chosen: dict[int, None] = {}  # ordered set: planning thousands of targets must stay linear
 
     def take(i: int):
-        if i not in chosen:
-            chosen.append(i)
+        chosen.setdefault(i, None)
 
     for name in node_names or ():
         if name not in by_name:
@@ -95,7 +94,8 @@ def select_targets(
             take(i)
     for name in plugin_for:
         take(by_name[name])
-    groups = [_group(graph, names, by_name) for names in fuse]
+    links = _Links(nodes) if fuse else None
+    groups = [_group(links, names, by_name) for names in fuse]
     grouped = {i for g in groups for i in g}
     if not chosen and not groups:
         raise SelectionError("no node selected", hint="give node names (-n), op types (-t) or a plugin map (-p)")
@@ -105,7 +105,20 @@ def select_targets(
     return _distinct_names(targets)
 
 
-def _group(graph: onnx.GraphProto, names: Sequence[str], by_name: Mapping[str, int]) -> tuple[int, ...]:
+class _Links:
+    """Producer of each tensor and consumers of each node, built once for all fuse groups of a model."""
+
+    def __init__(self, nodes: list):
+        self.nodes = nodes
+        self.producer = {t: i for i, n in enumerate(nodes) for t in n.output}
+        self.consumers: dict[int, set[int]] = {}
+        for i, n in enumerate(nodes):
+            for t in n.input:
+                if t in self.producer:
+                    self.consumers.setdefault(self.producer[t], set()).add(i)
+
+
+def _group(links: _Links, names: Sequence[str], by_name: Mapping[str, int]) -> tuple[int, ...]:
     """Indices of a fusable group: known nodes, at least two, connected, and convex (no path leaves the group
     and comes back, which would make the fused node depend on itself)."""
     missing = [n for n in names if n not in by_name]
@@ -116,14 +129,8 @@ def _group(graph: onnx.GraphProto, names: Sequence[str], by_name: Mapping[str, i
     if len(group) < 2:
         raise SelectionError(f"fuse group {list(names)} has fewer than two nodes",
                              hint="select a single node with `nodes:` instead")
-    nodes = list(graph.node)
-    producer = {t: i for i, n in enumerate(nodes) for t in n.output}
+    nodes, producer, consumers = links.nodes, links.producer, links.consumers
     inside = set(group)
-    consumers: dict[int, set[int]] = {}
-    for i, n in enumerate(nodes):
-        for t in n.input:
-            if t in producer:
-                consumers.setdefault(producer[t], set()).add(i)
     edges = {g: (consumers.get(g, set()) & inside) | {producer[t] for t in nodes[g].input
                                                       if producer.get(t) in inside} for g in group}
     linked, todo = set(), [group[0]]
@@ -137,9 +144,9 @@ def _group(graph: onnx.GraphProto, names: Sequence[str], by_name: Mapping[str, i
                              hint="fuse nodes that feed each other, e.g. a mask Add and its Softmax")
     outside_reach = set()
     stack = [c for g in group for c in consumers.get(g, ()) if c not in inside]
-    while stack:
+    while stack:  # graph order is topological (onnx.checker): a path back into the group stays before its end
         i = stack.pop()
-        if i in outside_reach:
+        if i in outside_reach or i > group[-1]:
             continue
         outside_reach.add(i)
         stack.extend(consumers.get(i, ()))
