@@ -19,7 +19,7 @@ import op_models
 import tpat
 from tpat.errors import TpatError
 from tpat.ir import expr as E
-from tpat.plan import build_plan
+from tpat.planner import build_task_graph
 from tpat.stages.rewrite import PLUGIN_DOMAIN
 from tpat.workflow import load_resolved
 
@@ -42,7 +42,7 @@ def _plan(folder: Path, model_file: str, targets: dict):
     spec.write_text(yaml.safe_dump({"version": 1, "output_dir": "out", "cache_dir": str(folder / "cache"),
                                     "defaults": {"dynamic": {"batch": {"min": 1, "opt": 8, "max": 64}}},
                                     "models": [{"path": model_file, "targets": targets}]}))
-    plan = build_plan(load_resolved(spec), folder / "trt_plugin", None)
+    plan = build_task_graph(load_resolved(spec), folder / "trt_plugin", None)
     (mp,) = plan.models
     assert mp.error is None, mp.error
     return plan

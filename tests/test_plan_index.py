@@ -15,7 +15,7 @@ from onnx import TensorProto as T
 from onnx import helper as h
 
 import op_models
-from tpat.plan import build_plan
+from tpat.planner import build_task_graph
 from tpat.workflow import load_resolved
 from workflow_helpers import write_spec
 
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _plan(spec: Path, tmp_path: Path):
-    plan = build_plan(load_resolved(spec), tmp_path / "trt_plugin", "10.14")
+    plan = build_task_graph(load_resolved(spec), tmp_path / "trt_plugin", "10.14")
     for mp in plan.models:
         assert mp.error is None, mp.error
     return plan

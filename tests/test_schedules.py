@@ -41,7 +41,7 @@ def test_short_rows_get_lanes_of_a_warp_and_no_shared_memory(shape, elem, lanes,
     model = _fixed(h.make_node("Softmax", ["x"], ["y"], name="sm", axis=-1),
                    [h.make_tensor_value_info("x", elem, shape)], [h.make_tensor_value_info("y", elem, shape)])
     _, low = _lower(model)
-    (k,) = low.plan.kernels
+    (k,) = low.launch_plan.kernels
     rows = int(np.prod(shape[:-1]))
     assert k.block[0] == lanes and k.block[0] * k.block[1] <= 1024
     assert k.grid[0] * k.block[1] == rows  # whole rows per block, each row once
@@ -87,12 +87,12 @@ def test_softmax_over_a_leading_axis_lowers_for_the_gpu():
                    [h.make_tensor_value_info("x", T.FLOAT16, (2, 12, 64))],
                    [h.make_tensor_value_info("y", T.FLOAT16, (2, 12, 64))])
     _, low = _lower(model)
-    assert low.plan.kernels and "__expf(" in _kernel_bodies(low.cuda_source)
+    assert low.launch_plan.kernels and "__expf(" in _kernel_bodies(low.cuda_source)
 
 
 def test_short_rows_with_a_dynamic_batch():
     _, low = _lower(op_models.softmax())  # (batch, 8, 128) fp32
-    (k,) = low.plan.kernels
+    (k,) = low.launch_plan.kernels
     assert k.block == (16, 8, 1) and E.to_str(k.grid[0]) == "batch"
 
 
@@ -102,7 +102,7 @@ def test_long_rows_get_a_warp_when_there_are_many():
                    [h.make_tensor_value_info("x", T.FLOAT16, shape)],
                    [h.make_tensor_value_info("y", T.FLOAT16, shape)])
     _, low = _lower(model)
-    (k,) = low.plan.kernels
+    (k,) = low.launch_plan.kernels
     assert k.block == (32, 8, 1) and k.grid[0] == 64 * 128 // 8
     assert "*(uint4*)(in0_ptr + " in _kernel_bodies(low.cuda_source), "each lane's share in 16-byte vectors"
 
@@ -112,7 +112,7 @@ def test_many_long_rows_not_splitting_into_vectors_stay_scalar():
                    [h.make_tensor_value_info("x", T.FLOAT, (64, 128, 800))],
                    [h.make_tensor_value_info("y", T.FLOAT, (64, 128, 800))])
     _, low = _lower(model)
-    (k,) = low.plan.kernels
+    (k,) = low.launch_plan.kernels
     assert k.block == (32, 8, 1) and "float4" not in _kernel_bodies(low.cuda_source)
 
 
@@ -123,7 +123,7 @@ def test_few_long_rows_get_a_warp_each_in_vectors():
                    [h.make_tensor_value_info("x", T.FLOAT, (1, 128, 768))],
                    [h.make_tensor_value_info("y", T.FLOAT, (1, 128, 768))], inits=[gamma, beta])
     _, low = _lower(model)
-    (k,) = low.plan.kernels
+    (k,) = low.launch_plan.kernels
     assert k.block == (32, 1, 1) and k.grid[0] == 128  # a row a block: the 128 rows spread over the SMs
     body = _kernel_bodies(low.cuda_source)
     assert "__shared__" not in body
@@ -136,7 +136,7 @@ def test_few_long_rows_not_splitting_into_vectors_keep_dlights_block_per_row():
                    [h.make_tensor_value_info("x", T.FLOAT, (4, 1000))],
                    [h.make_tensor_value_info("y", T.FLOAT, (4, 1000))])
     _, low = _lower(model)
-    (k,) = low.plan.kernels
+    (k,) = low.launch_plan.kernels
     assert k.block == (256, 1, 1) and k.grid[0] == 4
 
 
@@ -146,7 +146,7 @@ def test_elementwise_kernels_move_16_bytes_per_access(elem, vector, shape):
     model = _fixed(h.make_node("Erf", ["x"], ["y"], name="erf"), [h.make_tensor_value_info("x", elem, shape)],
                    [h.make_tensor_value_info("y", elem, shape)])
     _, low = _lower(model)
-    (k,) = low.plan.kernels
+    (k,) = low.launch_plan.kernels
     lanes = 4 if elem == T.FLOAT else 8
     assert k.block == (256, 1, 1) and k.grid[0] * 256 * lanes == int(np.prod(shape))
     body = _kernel_bodies(low.cuda_source)
@@ -167,7 +167,7 @@ def test_a_large_gather_gives_a_thread_two_vectors_half_a_row_apart():
                    [h.make_tensor_value_info("y", T.FLOAT, (32, 32, 176, 200))],
                    inits=[onnx.numpy_helper.from_array(np.array([32, 32, 176, 200], np.int64), "sizes")], opset=19)
     _, low = _lower(model)
-    (k,) = low.plan.kernels
+    (k,) = low.launch_plan.kernels
     assert k.block == (256, 1, 1) and k.grid[0] * 256 * 8 == 32 * 32 * 176 * 200
     body = _kernel_bodies(low.cuda_source)
     stores = re.findall(r"\*\(float4\*\)\(resize_ptr \+ [^;]*;", body)
@@ -218,15 +218,15 @@ def test_int64_tensors_keep_64_bit_indices():
 
 def test_gather_nd_fuses_its_index_normalisation():
     _, low = _lower(op_models.gather_nd())
-    (k,) = low.plan.kernels
-    assert "gather_nd" in k.name and low.plan.workspace == 0
+    (k,) = low.launch_plan.kernels
+    assert "gather_nd" in k.name and low.launch_plan.workspace == 0
 
 
 @pytest.mark.parametrize("reduction, atomic", [("none", False), ("add", True)])
 def test_scatter_nd_runs_a_thread_per_updated_element(reduction, atomic):
     model = op_models.scatter_nd() if reduction == "none" else op_models.scatter_nd_add()
     _, low = _lower(model)
-    scatter = low.plan.kernels[-1]
+    scatter = low.launch_plan.kernels[-1]
     assert scatter.name == "scatter_nd_flat_kernel_1"
     (updates,) = [i.type.tensor_type.shape for i in model.graph.input if i.name == "updates"]
     per_batch = int(np.prod([d.dim_value for d in updates.dim[1:]]))
@@ -241,7 +241,7 @@ def test_scatter_nd_mul_keeps_tvms_kernel():
                     h.make_tensor_value_info("u", T.FLOAT, (3, 8))], [h.make_tensor_value_info("y", T.FLOAT, (4, 8))],
                    opset=18)
     _, low = _lower(model)
-    assert not any(k.name.startswith("scatter_nd_flat") for k in low.plan.kernels)
+    assert not any(k.name.startswith("scatter_nd_flat") for k in low.launch_plan.kernels)
 
 
 def test_a_tuned_kernel_measured_slower_than_the_default_is_dropped(tmp_path):
@@ -259,14 +259,14 @@ def test_a_tuned_kernel_measured_slower_than_the_default_is_dropped(tmp_path):
     records = tmp_path / "records"
     write_records(plugin, records, key, 128)
     sub, sig, bucket = onnx.load_from_string(plugin.subgraph), plugin.signature, bucket_of(plugin.signature)
-    assert lower(sub, sig, database_dir=str(records), bucket=bucket).plan.kernels[0].block == (128, 1, 1)
+    assert lower(sub, sig, database_dir=str(records), bucket=bucket).launch_plan.kernels[0].block == (128, 1, 1)
 
     mod, _ = _workloads(sub, sig, "sm_90", bucket, "erf")
     names = [gv.name_hint for gv, f in mod.functions.items() if "PrimFunc" in type(f).__name__]
     summary = json.loads((records / "tune.json").read_text())
     summary["kernels"] = {n: {"tuned_us": 9.0, "default_us": 5.0, "kept": False} for n in names}
     (records / "tune.json").write_text(json.dumps(summary))
-    assert lower(sub, sig, database_dir=str(records), bucket=bucket).plan.kernels[0].block == (256, 1, 1)
+    assert lower(sub, sig, database_dir=str(records), bucket=bucket).launch_plan.kernels[0].block == (256, 1, 1)
 
 
 @pytest.mark.parametrize("tuned, default, kept", [(8.0, 10.0, True), (9.9, 10.0, False), (3.49, 3.57, False),

@@ -86,7 +86,7 @@ def test_core_plugin_registers_imports_and_builds(core_plugins, op, backend):
         assert p.registered is True, p
         assert p.imported is True, p
         assert p.layer == {"plugin": p.plugin, "version": "1", "namespace": ""}
-    assert report.plan_bytes and report.plan_bytes > 0
+    assert report.engine_bytes and report.engine_bytes > 0
     # the profile came from the plugin metadata: batch 1..256, opt 128
     assert "=1x" in " ".join(report.command) and ":128x" in " ".join(report.command)
 

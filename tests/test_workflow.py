@@ -167,6 +167,6 @@ def test_check_trt_stage_after_rewrite(tmp_path):
     result = apply_spec(spec, progress=False)
     status = result.model_status[0]
     assert status.state == "ok", status.error
-    assert status.trt_check["ok"] and status.trt_check["plan_bytes"] > 0
+    assert status.trt_check["ok"] and status.trt_check["engine_bytes"] > 0
     manifest = yaml.safe_load((tmp_path / "w" / "out" / "tpat.lock.yaml").read_text())
     assert manifest["models"][0]["trt_check"]["ok"] is True

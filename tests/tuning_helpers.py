@@ -38,7 +38,7 @@ def write_records(plugin, folder: Path, key: str, threads: int) -> None:
 
 def planned_tune_key(resolved, plugin_dir: Path | None = None) -> tuple[object, str]:
     """(the single plugin's plan, its tune key) as a machine with a GPU would plan it: the key records carry."""
-    from tpat.plan.build import _tune_task
+    from tpat.planner.build import _tune_task
     from tpat.workflow import make_plan
 
     plan, _ = make_plan(resolved, plugin_dir=plugin_dir, jobs=1)

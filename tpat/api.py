@@ -131,9 +131,7 @@ def _resolved(source, output, node_names, node_types, plugin_name_dict, dynamic,
 
 
 def _plugin_result(plan, result, node, name) -> PluginResult:
-    from .executor.materialize import plugin_paths
-
     p = plan.plugins[name]
-    files = {k: v for k, v in plugin_paths(plan.plugin_dir, name).items() if v.exists()}
+    files = {k: v for k, v in plan.layout.files(name).items() if v.exists()}
     return PluginResult(node.node_name, node.op_type, name, p.signature, files, result.validation.get(name),
                         dict(result.chains[name].seconds))

@@ -15,7 +15,7 @@ from typing import Callable
 from .cache import CacheStore
 from .errors import TpatError
 from .executor.chain import ChainResult
-from .plan.model import Plan
+from .planner.task_graph import TaskGraph
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ class ModelStatus:
 
 @dataclass
 class ApplyResult:
-    plan: Plan
+    plan: TaskGraph
     chains: dict[str, ChainResult] = field(default_factory=dict)
     model_status: dict[int, ModelStatus] = field(default_factory=dict)
     artifacts: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -67,7 +67,7 @@ def gpu_fingerprint() -> str | None:
 def make_plan(resolved, plugin_dir: Path | None = None, jobs: int | None = None, check_trt: bool = False):
     """(plan, TensorRT headers or None) for a resolved spec. Without headers no TensorRT plugin can be built: the
     plan carries a warning saying so (shown by apply, plan and onnx2plugin) and it is logged now, before any work."""
-    from .plan import build_plan
+    from .planner import build_task_graph
     from .trt.headers import missing_headers_warning, search_headers
 
     search = search_headers()
@@ -75,19 +75,19 @@ def make_plan(resolved, plugin_dir: Path | None = None, jobs: int | None = None,
     wants_gpu = any(m.validate or m.trials or any(m.per_op_trials.values()) for m in resolved.models)
     gpu = gpu_fingerprint() if wants_gpu else None
     plugin_dir = plugin_dir or resolved.output_dir / "trt_plugin"
-    plan = build_plan(resolved, plugin_dir, headers.version_str if headers else None, gpu, jobs, check_trt)
+    plan = build_task_graph(resolved, plugin_dir, headers.version_str if headers else None, gpu, jobs, check_trt)
     if headers is None:
         plan.warnings.append(missing_headers_warning(search))
         log.warning(plan.warnings[-1])
     return plan, headers
 
 
-def task_states(plan: Plan) -> dict[tuple[str, str], str]:
+def task_states(plan: TaskGraph) -> dict[tuple[str, str], str]:
     cache = CacheStore(plan.cache_dir)
     return {(p.name, t.stage): ("cached" if cache.has(t.stage, t.key) else "run") for p, t in plan.tasks()}
 
 
-def run_plan(plan: Plan, headers, progress: bool = True,
+def run_plan(plan: TaskGraph, headers, progress: bool = True,
              before_writing: Callable[[ApplyResult], None] | None = None) -> ApplyResult:
     """Run the tasks, compose every output file, let `before_writing` inspect the result (it may raise: then
     nothing in the output folders has changed), place the files, then run the after-build checks."""
@@ -129,7 +129,7 @@ def run_plan(plan: Plan, headers, progress: bool = True,
     return result
 
 
-def _commands(plan: Plan) -> dict[int, dict]:
+def _commands(plan: TaskGraph) -> dict[int, dict]:
     """trtexec/Polygraphy lines per model, relative to the output folder (docs/tensorrt.md explains them)."""
     from .trt.commands import model_commands
 
@@ -138,7 +138,7 @@ def _commands(plan: Plan) -> dict[int, dict]:
         if mp.error or not mp.nodes:
             continue
         names = list(dict.fromkeys(name for _, name in mp.nodes))
-        libs = [plan.plugin_dir / "lib" / f"{n}.so" for n in names]
+        libs = [plan.layout.path(n, "plugin_library") for n in names]
         dims = [d for n in names for d in plan.plugins[n].signature.dims]
         try:
             out[mp.index] = model_commands(mp.source, mp.output, libs, dims, base=plan.output_dir)
@@ -147,7 +147,7 @@ def _commands(plan: Plan) -> dict[int, dict]:
     return out
 
 
-def _check_trt(plan: Plan, mp, status: ModelStatus) -> None:
+def _check_trt(plan: TaskGraph, mp, status: ModelStatus) -> None:
     """The after-build stage: TensorRT-RTX registers the plugins, parses the model, builds the engine."""
     from .trt.rtx import check_trt
 
@@ -157,7 +157,7 @@ def _check_trt(plan: Plan, mp, status: ModelStatus) -> None:
         status.state, status.error = "failed", f"check-trt: {exc}"
         status.trt_check = {"ok": False, "error": str(exc).splitlines()[0]}
         return
-    status.trt_check = {"ok": report.ok, "plan_bytes": report.plan_bytes}
+    status.trt_check = {"ok": report.ok, "engine_bytes": report.engine_bytes}
     if not report.ok:
         status.state, status.error = "failed", f"check-trt: {report.summary()}"
 
@@ -169,7 +169,7 @@ def _validation_summary(report: dict) -> dict:
             "out_of_range_refused": all(c["refused"] for c in report["range_checks"])}
 
 
-def _rewrite_model(plan: Plan, mp, chains) -> tuple[ModelStatus, dict]:
+def _rewrite_model(plan: TaskGraph, mp, chains) -> tuple[ModelStatus, dict]:
     """The model's status and its output files (composed, not written: the model, its external data)."""
     from .stages.model_io import compose_model, load_model
     from .stages.rewrite import Replacement, rewrite

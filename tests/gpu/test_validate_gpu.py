@@ -37,7 +37,7 @@ def plugin_dirs(tmp_path_factory) -> Path:
 
 
 def _single_plugin(trt_plugin: Path) -> str:
-    from tpat.verify import find_plugins
+    from tpat.validate_folder import find_plugins
 
     (name,) = find_plugins(trt_plugin)
     return name
@@ -45,7 +45,7 @@ def _single_plugin(trt_plugin: Path) -> str:
 
 @pytest.mark.parametrize("op", sorted({**op_models.CORE_OPS, **op_models.EXTRA_OPS}))
 def test_dynamic_batch_matches_onnxruntime(plugin_dirs, op):
-    from tpat.verify import validate_plugin
+    from tpat.validate_folder import validate_plugin
 
     trt_plugin = plugin_dirs / op / "trt_plugin"
     name = _single_plugin(trt_plugin)
@@ -59,7 +59,7 @@ def test_dynamic_batch_matches_onnxruntime(plugin_dirs, op):
 
 @pytest.mark.parametrize("op", sorted(op_models.CORE_OPS) + sorted(op_models.FIXED_EXTRAS))
 def test_fixed_shape_plugin_matches_at_its_shape(plugin_dirs, op):
-    from tpat.verify import validate_plugin
+    from tpat.validate_folder import validate_plugin
 
     trt_plugin = plugin_dirs / "fixed" / op / "trt_plugin"
     name = _single_plugin(trt_plugin)
@@ -71,7 +71,7 @@ def test_fixed_shape_plugin_matches_at_its_shape(plugin_dirs, op):
 @pytest.mark.parametrize("name", sorted(op_models.POLICY_VARIANTS))
 def test_dtype_policy_plugin_matches_the_fp32_node(plugin_dirs, name):
     """The plugin computes in fp16/bf16; onnxruntime runs the original fp32 node; the plugin dtype's tolerance."""
-    from tpat.verify import validate_plugin
+    from tpat.validate_folder import validate_plugin
 
     trt_plugin = plugin_dirs / "policy" / name / "trt_plugin"
     plugin = _single_plugin(trt_plugin)
@@ -83,7 +83,7 @@ def test_dtype_policy_plugin_matches_the_fp32_node(plugin_dirs, name):
 
 def test_tuned_bucket_and_symbolic_kernels_are_dispatched(plugin_dirs):
     """A tuned plugin: the bucket (batch 128) runs the tuned kernel set, other batches the symbolic one."""
-    from tpat.verify import validate_plugin
+    from tpat.validate_folder import validate_plugin
 
     trt_plugin = plugin_dirs / "tuned" / "Erf" / "trt_plugin"
     plugin = _single_plugin(trt_plugin)
@@ -96,7 +96,7 @@ def test_tuned_bucket_and_symbolic_kernels_are_dispatched(plugin_dirs):
 @pytest.mark.parametrize("name", sorted(op_models.FUSED_GROUPS))
 def test_fused_group_plugin_matches_onnxruntime(plugin_dirs, name):
     """Several nodes in one plugin (two outputs here): every output matches onnxruntime on the group."""
-    from tpat.verify import find_plugins, validate_plugin
+    from tpat.validate_folder import find_plugins, validate_plugin
 
     trt_plugin = plugin_dirs / "fused" / name / "out" / "trt_plugin"
     for plugin in find_plugins(trt_plugin):

@@ -24,7 +24,7 @@ def register(sub) -> None:
                         "auto: cpp when the headers are there")
     p.add_argument("--run", dest="run_engine", action="store_true",
                    help="also run the engine once (C++ checker, Ampere/Ada/Blackwell GPU; TensorRT-RTX refuses Hopper)")
-    p.add_argument("--plan", type=Path, help="write the serialized engine here")
+    p.add_argument("--save-engine", type=Path, metavar="FILE", help="write the serialized engine here")
     p.add_argument("--trt-verbose", action="store_true", help="print TensorRT's verbose log too")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(run=run)
@@ -51,7 +51,7 @@ def run(args) -> int:
     from ..trt.rtx import check_trt
 
     report = check_trt(args.model, args.plugin_dir, shapes=_shapes(args.shape), backend=args.backend,
-                       run=args.run_engine, plan_path=args.plan,
+                       run=args.run_engine, engine_path=args.save_engine,
                        verbose=args.trt_verbose)
     if args.json:
         print(json.dumps(report.to_json(), indent=2, default=str))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from ..plan.model import STAGES, Plan
+from ..planner.task_graph import STAGES, TaskGraph
 
 
 def _console():
@@ -16,7 +16,7 @@ def _console():
     return Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 1000)
 
 
-def run_reason(plan: Plan, plugin: str, stage: str, state: str, manifest: dict | None) -> str:
+def run_reason(plan: TaskGraph, plugin: str, stage: str, state: str, manifest: dict | None) -> str:
     """`cached`, or why the task would run: new, inputs changed (named), or missing from the cache."""
     if state == "cached":
         return "cached"
@@ -30,11 +30,11 @@ def run_reason(plan: Plan, plugin: str, stage: str, state: str, manifest: dict |
     return "run (not in cache)"
 
 
-def reuse_of(plan: Plan) -> dict[str, int]:
+def reuse_of(plan: TaskGraph) -> dict[str, int]:
     return {name: len(p.nodes) for name, p in plan.plugins.items() if len(p.nodes) > 1}
 
 
-def plan_json(plan: Plan, states: dict, manifest: dict | None) -> dict:
+def plan_json(plan: TaskGraph, states: dict, manifest: dict | None) -> dict:
     return {
         "spec": str(plan.spec_file) if plan.spec_file else None,
         "output_dir": str(plan.output_dir),
@@ -56,7 +56,7 @@ def plan_json(plan: Plan, states: dict, manifest: dict | None) -> dict:
     }
 
 
-def print_plan(plan: Plan, states: dict, manifest: dict | None) -> None:
+def print_plan(plan: TaskGraph, states: dict, manifest: dict | None) -> None:
     from rich.tree import Tree
 
     cached = sum(v == "cached" for v in states.values())
@@ -128,7 +128,7 @@ def tasks_count(result) -> str:
     return ", ".join(parts)
 
 
-def _print_warnings(console, plan: Plan) -> None:
+def _print_warnings(console, plan: TaskGraph) -> None:
     """Last, where a reader of the summary sees them (stderr had them before the work began)."""
     from rich.markup import escape
 

@@ -21,7 +21,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from ..gpu.cudart import gpu_available
     from ..errors import TpatError
-    from ..verify import find_plugins, validate_plugin
+    from ..validate_folder import find_plugins, validate_plugin
 
     if not gpu_available():
         raise TpatError("no NVIDIA GPU found (nvidia-smi -L failed)", hint="run `tpat validate` on a GPU machine")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..cache import CacheStore
-from ..plan.model import STAGES, PluginPlan, Upstream
+from ..planner.task_graph import STAGES, PluginTasks, Upstream
 
 log = logging.getLogger(__name__)
 Event = Callable[[str, str, str], None]  # (plugin, stage, status)
@@ -58,7 +58,7 @@ def stage_runners() -> dict:
             "validate": validate.run}
 
 
-def run_chain(p: PluginPlan, cache_root: Path, trt_include: str | None, event: Event | None = None) -> ChainResult:
+def run_chain(p: PluginTasks, cache_root: Path, trt_include: str | None, event: Event | None = None) -> ChainResult:
     """Run the planned stages of one plugin in order through the cache; stop at the first failure."""
     from ..errors import TpatError
 

@@ -18,14 +18,14 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from ..plan.model import Plan
+from ..planner.task_graph import TaskGraph
 from .chain import ChainResult, run_chain
 from .progress import Progress
 
 _events = None  # the worker's end of the progress queue (set by _init_worker)
 
 
-def execute(plan: Plan, trt_include: Path | None, jobs: int, progress: Progress) -> dict[str, ChainResult]:
+def execute(plan: TaskGraph, trt_include: Path | None, jobs: int, progress: Progress) -> dict[str, ChainResult]:
     include = str(trt_include) if trt_include else None
     plugins = list(plan.plugins.values())
     if jobs <= 1 or len(plugins) <= 1:

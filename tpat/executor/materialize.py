@@ -1,8 +1,6 @@
-"""A plugin's output files, composed from its cache entries (seed layout); `tpat.outputs.place` writes them.
-
-    trt_plugin/src/<p>.cu|.h, <p>_kernels.cu|.h     (codegen entry)
-    trt_plugin/lib/<p>.so, lib<p>_kernels.so          (build entry)
-    trt_plugin/meta/<p>.onnx, <p>.json                (the node as a model; signature, plan, builds, validation)
+"""A plugin's output files in its `trt_plugin/` folder (`tpat.layout`), composed from its cache entries (sources
+from the codegen entry, libraries from the build entry, records from the tune entry, metadata from all);
+`tpat.outputs.place` writes them.
 
 Only the files an entry lists in its `entry.json` are copied: nothing else that may sit in a cache folder reaches
 the outputs.
@@ -14,8 +12,9 @@ import json
 from pathlib import Path
 
 from ..cache.store import ENTRY
+from ..layout import PluginLayout
 from ..outputs import OutputFile, Outputs
-from ..plan.model import PluginPlan
+from ..planner.task_graph import PluginTasks
 from .chain import ChainResult
 
 SOURCE_SUFFIXES = (".cu", ".h")
@@ -28,32 +27,33 @@ def listed_files(entry: str | Path) -> list[Path]:
     return [entry / name for name in sorted(json.loads((entry / ENTRY).read_text())["files"])]
 
 
-def plugin_outputs(p: PluginPlan, chain: ChainResult, plugin_dir: Path, extra_meta: dict | None = None) -> Outputs:
+def plugin_outputs(p: PluginTasks, chain: ChainResult, plugin_dir: Path, extra_meta: dict | None = None) -> Outputs:
     """Every file of plugin `p` under `plugin_dir`, with its bytes; nothing is written."""
     out: Outputs = {}
-    for stage, sub in (("codegen", "src"), ("build", "lib")):
+    layout = PluginLayout(plugin_dir)
+    for stage in ("codegen", "build"):
         entry = chain.entries.get(stage)
         if entry is None:
             continue
         for f in listed_files(entry):
             if f.suffix in SOURCE_SUFFIXES + (LIBRARY_SUFFIX,):
-                out[plugin_dir / sub / f.name] = OutputFile(f.read_bytes(), executable=f.suffix == LIBRARY_SUFFIX)
+                out[layout.folder_for(f.name) / f.name] = OutputFile(f.read_bytes(),
+                                                                      executable=f.suffix == LIBRARY_SUFFIX)
     tune_entry = chain.entries.get("tune")
     if tune_entry is not None:  # records beside the outputs: any machine rebuilds the tuned sources from them
         from ..lowering.records import RECORD_FILES
 
         for name in (*RECORD_FILES, "tune.json"):
-            out[plugin_dir / "tuning" / p.name / name] = OutputFile((Path(tune_entry) / name).read_bytes())
-    meta_dir = plugin_dir / "meta"
-    out[meta_dir / f"{p.name}.onnx"] = OutputFile(p.subgraph)
+            out[layout.tuning(p.name) / name] = OutputFile((Path(tune_entry) / name).read_bytes())
+    out[layout.path(p.name, "subgraph")] = OutputFile(p.subgraph)
     if p.reference:  # the node at the model's precision: what validation compares a converted plugin with
-        out[meta_dir / f"{p.name}.ref.onnx"] = OutputFile(p.reference)
+        out[layout.path(p.name, "reference")] = OutputFile(p.reference)
     meta = plugin_meta(p, chain, extra_meta or {})
-    out[meta_dir / f"{p.name}.json"] = OutputFile((json.dumps(meta, indent=2, sort_keys=True) + "\n").encode())
+    out[layout.path(p.name, "meta")] = OutputFile((json.dumps(meta, indent=2, sort_keys=True) + "\n").encode())
     return out
 
 
-def plugin_meta(p: PluginPlan, chain: ChainResult, extra: dict) -> dict:
+def plugin_meta(p: PluginTasks, chain: ChainResult, extra: dict) -> dict:
     """What `tpat validate` needs on another machine, plus provenance; deterministic (no times, no abs paths)."""
     entries = chain.entries
     plan_json = json.loads((Path(entries["lower"]) / "plan.json").read_text()) if "lower" in entries else None
@@ -93,17 +93,3 @@ def _entry_meta(entry: str | None) -> dict:
     if entry is None:
         return {}
     return json.loads((Path(entry) / ENTRY).read_text()).get("meta", {})
-
-
-def plugin_paths(plugin_dir: Path, plugin: str) -> dict[str, Path]:
-    """Where each output of a plugin lands (the seed's layout plus the kernels-only library and meta files)."""
-    from ..stages.codegen import file_names
-
-    src, lib, meta = plugin_dir / "src", plugin_dir / "lib", plugin_dir / "meta"
-    return {
-        **{key: src / name for key, name in file_names(plugin).items()},
-        "kernels_library": lib / f"lib{plugin}_kernels.so",
-        "plugin_library": lib / f"{plugin}.so",
-        "subgraph": meta / f"{plugin}.onnx",
-        "meta": meta / f"{plugin}.json",
-    }

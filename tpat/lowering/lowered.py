@@ -15,7 +15,7 @@ from ..ir.signature import Signature
 @dataclass(frozen=True)
 class Lowered:
     cuda_source: str
-    plan: LaunchPlan
+    launch_plan: LaunchPlan
     signature: Signature  # the input signature with output shapes completed from TVM's own shape inference
 
 
@@ -24,10 +24,10 @@ def write_lowered(lowered: Lowered, folder, prefix: str = "") -> None:
     `prefix` keeps several lowerings in one entry (a tuned plugin's symbolic and bucket kernel sets)."""
     folder = Path(folder)
     (folder / f"{prefix}tvm.cu").write_text(lowered.cuda_source)
-    (folder / f"{prefix}plan.json").write_text(json.dumps(lowered.plan.to_json(), indent=1, sort_keys=True))
+    (folder / f"{prefix}plan.json").write_text(json.dumps(lowered.launch_plan.to_json(), indent=1, sort_keys=True))
     (folder / f"{prefix}signature.json").write_text(json.dumps(lowered.signature.to_json(), indent=1,
                                                                sort_keys=True))
-    for i, c in enumerate(lowered.plan.constants):
+    for i, c in enumerate(lowered.launch_plan.constants):
         (folder / f"{prefix}const{i}.bin").write_bytes(c.data)
 
 

@@ -16,7 +16,7 @@ import yaml
 from ..errors import TpatError
 from ..fsutil import atomic_write_text
 from ..ir import expr as E
-from ..plan.model import Plan
+from ..planner.task_graph import TaskGraph
 
 SCHEMA = 1
 MANIFEST_NAME = "tpat.lock.yaml"
@@ -43,7 +43,7 @@ def _signature(sig) -> dict:
     }
 
 
-def manifest_data(plan: Plan, outcome) -> dict:
+def manifest_data(plan: TaskGraph, outcome) -> dict:
     """`outcome` is the workflow's ApplyResult: model statuses, output hashes, artefact hashes, validation."""
     base = plan.output_dir
     models = []
@@ -79,23 +79,23 @@ def manifest_data(plan: Plan, outcome) -> dict:
             plugins[name]["error"] = f"{result.failed_stage}: {result.error}"
     data = {"schema": SCHEMA}
     if plan.spec_file is not None:  # the spec that owns this folder (another spec may not overwrite it)
-        from ..plan.outputs_guard import spec_reference
+        from ..planner.outputs_guard import spec_reference
 
         data["spec"] = spec_reference(plan.spec_file, base)
     return {**data, "versions": dict(sorted(plan.versions.items())), "models": models, "plugins": plugins}
 
 
-def _tuning(plan: Plan, p) -> dict:
+def _tuning(plan: TaskGraph, p) -> dict:
     if "tune" not in p.tasks:
         return {"trials": p.trials, "records": None, **({"note": p.notes[0]} if p.notes else {})}
     from ..lowering.records import bucket_of
 
-    records = plan.plugin_dir / "tuning" / p.name
+    records = plan.layout.tuning(p.name)
     return {"trials": p.trials, "bucket": bucket_of(p.signature), "records": _rel(records, plan.output_dir),
             "key": p.records_key}
 
 
-def _no_validation(plan: Plan, p) -> str:
+def _no_validation(plan: TaskGraph, p) -> str:
     if not p.validate:
         return "disabled in the spec"
     return "not run: no GPU on this machine" if not plan.gpu else "not run"
@@ -119,7 +119,7 @@ def read_manifest(path: Path) -> dict | None:
     return data
 
 
-def check_frozen(plan: Plan, manifest: dict | None, path: Path) -> None:
+def check_frozen(plan: TaskGraph, manifest: dict | None, path: Path) -> None:
     """Refuse to run when anything that determines the outputs differs from the manifest."""
     if manifest is None:
         raise TpatError(f"--frozen: no manifest at {path}", hint="run `tpat apply` without --frozen once")

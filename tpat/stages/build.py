@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..arch import parse, sort_archs
 from ..errors import BuildError
+from ..layout import file_names
 
 log = logging.getLogger(__name__)
 # 177: variable declared but never referenced, 550: set but never used -- TVM emits both for CSE'd index vars.
@@ -129,10 +130,10 @@ def kernel_sources(src_dir: Path, plugin: str) -> list[str]:
 def build_kernels(src_dir: Path, plugin: str, arch_list: list[str], lib_dir: Path) -> BuildResult:
     return run_nvcc([*base_flags(arch_list, f"{plugin}_kernels"), *_TVM_DIAG, "-I", str(src_dir),
                      *kernel_sources(src_dir, plugin)],
-                    lib_dir / f"lib{plugin}_kernels.so", f"the kernels of plugin {plugin!r}")
+                    lib_dir / file_names(plugin)["kernels_library"], f"the kernels of plugin {plugin!r}")
 
 
 def build_plugin(src_dir: Path, plugin: str, arch_list: list[str], lib_dir: Path, trt_include: Path) -> BuildResult:
     sources = [str(src_dir / f"{plugin}.cu"), *kernel_sources(src_dir, plugin)]
     return run_nvcc([*base_flags(arch_list, plugin), *_TVM_DIAG, "-isystem", str(trt_include), "-I", str(src_dir), *sources],
-                    lib_dir / f"{plugin}.so", f"plugin {plugin!r}")
+                    lib_dir / file_names(plugin)["plugin_library"], f"plugin {plugin!r}")

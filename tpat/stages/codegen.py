@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 from .._version import __version__
+from .. import layout
 from ..cpp_text import c_identifier
 from ..ir import expr as E
 from ..ir.signature import Signature
@@ -50,8 +51,9 @@ def run(p, workdir: Path, upstream) -> dict:
 
 
 def file_names(plugin: str) -> dict[str, str]:
-    return {"kernels_header": f"{plugin}_kernels.h", "kernels_source": f"{plugin}_kernels.cu",
-            "plugin_header": f"{plugin}.h", "plugin_source": f"{plugin}.cu"}
+    """The source files codegen writes, by role (`tpat.layout` names every file of a plugin)."""
+    names = layout.file_names(plugin)
+    return {role: names[role] for role in layout.SOURCES}
 
 
 def prefix_kernels(cuda_source: str, names: list[str], prefix: str) -> str:
@@ -66,18 +68,18 @@ def context(plugin: str, lowered: Lowered, arch_list: list[str], tvm_version: st
     hidden and reached through the dispatcher); None for the usual single set, which is the C ABI itself."""
     c_identifier(plugin)  # plugin names are sanitised at selection; a bug if not (it names C++ namespaces)
     sig: Signature = lowered.signature
-    plan = lowered.plan.to_json()
+    plan = lowered.launch_plan.to_json()
     tag = "" if variant is None else f"_v{variant}"
     prefix = f"tpat_{plugin}_{tag}_"
     cuda_source = prefix_kernels(lowered.cuda_source, [k["name"] for k in plan["kernels"]], prefix)
     max_dims = [d.max for d in sig.dims]
-    for k, kernel in zip(plan["kernels"], lowered.plan.kernels):
+    for k, kernel in zip(plan["kernels"], lowered.launch_plan.kernels):
         k["name"] = prefix + k["name"]
         k["smem_max"] = E.evaluate(kernel.dyn_smem, max_dims)
         for a in k["args"]:
             if a["kind"] == "scalar":
                 a["c_scalar"] = _SCALAR_C.get(a["ctype"], "int64_t")
-    for c, const in zip(plan["constants"], lowered.plan.constants):
+    for c, const in zip(plan["constants"], lowered.launch_plan.constants):
         data = const.data
         c["rows"] = [", ".join(f"0x{b:02x}" for b in data[i:i + 24]) + "," for i in range(0, len(data), 24)]
     return {
@@ -89,7 +91,7 @@ def context(plugin: str, lowered: Lowered, arch_list: list[str], tvm_version: st
         "inputs": [_tensor(t) for t in sig.inputs],
         "outputs": [_tensor(t) for t in sig.outputs],
         "dims": [d.to_json() for d in sig.dims],
-        "plan": plan,
+        "launch_plan": plan,
         "constants": plan["constants"],
         "cuda_source": cuda_source.rstrip() + "\n",
         "files": file_names(plugin),

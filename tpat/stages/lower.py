@@ -40,7 +40,7 @@ def run(p, workdir: Path, upstream) -> dict:
     lowered = lower(subgraph, p.signature, arch=p.lowering_arch, what=what,
                     database_dir=str(records) if fixed_and_tuned else None)
     write_lowered(lowered, workdir)
-    kernels = [k.name for k in lowered.plan.kernels]
+    kernels = [k.name for k in lowered.launch_plan.kernels]
     log.info("lower %s: %d kernel(s) for %s%s: %s", p.name, len(kernels), p.lowering_arch,
              ", tuned" if fixed_and_tuned else "", ", ".join(kernels))
     if records is not None and p.signature.dims:  # symbolic kernels for the range + tuned kernels for the bucket

@@ -71,7 +71,9 @@ def run(p, workdir: Path, upstream) -> dict:
     from ..lowering.lowered import read_lowered
 
     lowered = read_lowered(upstream.entries["lower"])
-    lib = Path(upstream.entries["build"]) / f"lib{p.name}_kernels.so"
+    from ..layout import file_names
+
+    lib = Path(upstream.entries["build"]) / file_names(p.name)["kernels_library"]
     reference = onnx.load_from_string(p.reference) if p.reference else None
     report = validate(p.name, lib, onnx.load_from_string(p.subgraph), lowered.signature,
                       tolerances=dict(p.tolerance), reference_model=reference)

@@ -48,7 +48,7 @@ class RtxReport:
     backend: str
     status: str
     exit_code: int
-    plan_bytes: int | None
+    engine_bytes: int | None
     build_seconds: float | None
     plugins: list[PluginCheck]
     problems: list[str]
@@ -68,7 +68,7 @@ class RtxReport:
 
     def summary(self) -> str:
         head = (f"TensorRT-RTX check {'PASSED' if self.ok else 'FAILED'} ({self.status}): {self.model}"
-                + (f", plan {self.plan_bytes} bytes" if self.plan_bytes else "") + f" [{self.backend} checker]")
+                + (f", engine {self.engine_bytes} bytes" if self.engine_bytes else "") + f" [{self.backend} checker]")
         lines = [head]
         for p in self.plugins:
             state = lambda v: "yes" if v else ("no" if v is False else "-")  # noqa: E731
@@ -89,7 +89,7 @@ def interpret(stdout: str, stderr: str, returncode: int, checks: dict[str, Plugi
     for c in checks.values():
         lib_to_checks.setdefault(c.library, []).append(c)
     logs: dict[str, list[str]] = {}
-    plan_bytes = build_seconds = None
+    engine_bytes = build_seconds = None
     status, exit_code = None, returncode
     for line in stdout.splitlines():
         tag, f = parse_line(line.strip())
@@ -137,7 +137,7 @@ def interpret(stdout: str, stderr: str, returncode: int, checks: dict[str, Plugi
         elif tag == "build":
             build_seconds = float(f.get("seconds", 0) or 0)
             if f.get("status") == "ok":
-                plan_bytes = int(f.get("plan_bytes", 0))
+                engine_bytes = int(f.get("engine_bytes", 0))
             else:
                 errs = [m for m in logs.get("build", []) if m.startswith(("error", "internal"))]
                 problems.append("engine build failed: " + (" | ".join(errs) if errs else f.get("msg", "")))
@@ -157,7 +157,7 @@ def interpret(stdout: str, stderr: str, returncode: int, checks: dict[str, Plugi
             exit_code = 1
     warnings += [m.split(": ", 1)[1] for s in ("parse", "build") for m in logs.get(s, [])
                  if m.startswith("warning") and "Make sure input" not in m]
-    return {"status": status, "exit_code": exit_code, "plan_bytes": plan_bytes, "build_seconds": build_seconds,
+    return {"status": status, "exit_code": exit_code, "engine_bytes": engine_bytes, "build_seconds": build_seconds,
             "problems": problems, "warnings": warnings}
 
 

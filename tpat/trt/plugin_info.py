@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Mapping
 
 from ..errors import TpatError
+from ..layout import PluginLayout
 
 PLUGIN_DOMAIN = "trt.plugins"
 Shape3 = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]
@@ -41,7 +42,8 @@ def _header_version(meta: dict) -> str | None:
 def read_plugins(plugin_dir: Path) -> dict[str, PluginInfo]:
     """plugin name -> what meta/<plugin>.json says (nodes, library path, version, dims)."""
     plugins: dict[str, PluginInfo] = {}
-    for path in sorted((plugin_dir / "meta").glob("*.json")):
+    layout = PluginLayout(plugin_dir)
+    for path in sorted(layout.meta.glob("*.json")):
         try:
             meta = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
@@ -51,7 +53,7 @@ def read_plugins(plugin_dir: Path) -> dict[str, PluginInfo]:
             nodes = [n.get("node", "") for n in meta["nodes"]]
         else:
             nodes = [meta.get("node", {}).get("name", "")]
-        plugins[name] = PluginInfo(name, nodes, plugin_dir / "lib" / f"{name}.so", meta,
+        plugins[name] = PluginInfo(name, nodes, layout.path(name, "plugin_library"), meta,
                                    str(meta.get("plugin_version", "1")), str(meta.get("plugin_namespace", "")),
                                    _header_version(meta))
     return plugins

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from ..errors import TpatError
+from ..layout import PluginLayout
 from .check_report import PluginCheck, RtxReport, interpret
 from .checker_build import build_checker, link_dir
 from .headers import ENV_VAR as HEADERS_ENV
@@ -46,7 +47,7 @@ def _dims_arg(d: Sequence[int]) -> str:
 
 def check_trt(model_path: str | Path, plugin_dir: str | Path | None = None, *,
               shapes: Mapping[str, Shape3] | None = None, backend: str = "auto", run: bool = False,
-              plan_path: str | Path | None = None, verbose: bool = False, cache_dir: str | Path | None = None,
+              engine_path: str | Path | None = None, verbose: bool = False, cache_dir: str | Path | None = None,
               timeout: float = 900) -> RtxReport:
     """Register the plugins of `plugin_dir`, parse `model_path` with TensorRT-RTX's ONNX parser, check every plugin node
     became its plugin's layer, build an engine for the profile. Returns an RtxReport (`.ok`, `.problems`, ...)."""
@@ -57,7 +58,7 @@ def check_trt(model_path: str | Path, plugin_dir: str | Path | None = None, *,
     plugin_dir = Path(plugin_dir) if plugin_dir else model_path.resolve().parent / "trt_plugin"
     if not model_path.is_file():
         raise TpatError(f"model '{model_path}' not found")
-    if not (plugin_dir / "meta").is_dir():
+    if not PluginLayout(plugin_dir).meta.is_dir():
         raise TpatError(f"'{plugin_dir}' is not a plugin folder (no meta/)",
                         hint="pass the trt_plugin/ folder written by onnx2plugin or apply")
     which = choose_backend(backend)
@@ -72,7 +73,7 @@ def check_trt(model_path: str | Path, plugin_dir: str | Path | None = None, *,
     libs_to_load: list[Path] = []
     for node, name, _version, _ns in nodes:
         info = plugins.get(name)
-        lib = info.library if info else plugin_dir / "lib" / f"{name}.so"
+        lib = info.library if info else PluginLayout(plugin_dir).path(name, "plugin_library")
         check = checks.setdefault(node, PluginCheck(name, node, str(lib)))
         if info is None:
             check.registered = False
@@ -113,8 +114,8 @@ def check_trt(model_path: str | Path, plugin_dir: str | Path | None = None, *,
         command += ["--expect", f"{node}={name}:{version}:{ns}"]
     for inp, (lo, opt, hi) in profile.items():
         command += ["--shape", f"{inp}={_dims_arg(lo)}:{_dims_arg(opt)}:{_dims_arg(hi)}"]
-    if plan_path:
-        command += ["--plan", str(plan_path)]
+    if engine_path:
+        command += ["--save-engine", str(engine_path)]
     if run:
         command.append("--run")
     if verbose:
@@ -133,6 +134,6 @@ def check_trt(model_path: str | Path, plugin_dir: str | Path | None = None, *,
                         hint="command: " + " ".join(command)) from None
     output = proc.stdout + (("\n" + proc.stderr) if proc.stderr.strip() else "")
     report = interpret(proc.stdout, proc.stderr, proc.returncode, checks, plugins, nodes)
-    return RtxReport(str(model_path), which, report["status"], report["exit_code"], report["plan_bytes"],
+    return RtxReport(str(model_path), which, report["status"], report["exit_code"], report["engine_bytes"],
                      report["build_seconds"], list(checks.values()), problems + report["problems"],
                      warnings + report["warnings"], command, output, time.perf_counter() - start)

@@ -268,7 +268,7 @@ void usage()
     std::fprintf(stderr,
         "usage: rtx_check --rtx-lib LIBTENSORRT_RTX --parser-lib LIBTENSORRT_ONNXPARSER_RTX --model MODEL.onnx\n"
         "                 [--plugin LIB.so]... [--expect NODE=NAME:VERSION:NAMESPACE]...\n"
-        "                 [--shape INPUT=MIN:OPT:MAX]... (dims like 1x8x128) [--plan OUT.plan] [--run] [--verbose]\n"
+        "                 [--shape INPUT=MIN:OPT:MAX]... (dims like 1x8x128) [--save-engine FILE] [--run] [--verbose]\n"
         "exit: 0 ok, 2 usage, 3 setup failed, 4 plugin failed to register, 5 parser could not import a node,\n"
         "      6 build failed, 7 run failed (--run)\n");
 }
@@ -526,7 +526,7 @@ int runEngine(void* rtxLib, int32_t version, Logger& logger, nvinfer1::IHostMemo
 
 int main(int argc, char** argv)
 {
-    std::string rtxPath, parserPath, modelPath, planPath;
+    std::string rtxPath, parserPath, modelPath, enginePath;
     std::vector<std::string> plugins;
     std::vector<Expect> expects;
     std::map<std::string, Shape> shapes;
@@ -548,7 +548,7 @@ int main(int argc, char** argv)
         if (a == "--rtx-lib") value(rtxPath);
         else if (a == "--parser-lib") value(parserPath);
         else if (a == "--model") value(modelPath);
-        else if (a == "--plan") value(planPath);
+        else if (a == "--save-engine") value(enginePath);
         else if (a == "--plugin") { value(v); plugins.push_back(v); }
         else if (a == "--run") run = true;
         else if (a == "--verbose") logger.verbose = true;
@@ -896,12 +896,12 @@ int main(int argc, char** argv)
                     "above)\n", seconds);
         return finish(kBUILD_FAILED);
     }
-    std::printf("build status=ok plan_bytes=%zu seconds=%.2f\n", plan->size(), seconds);
-    if (!planPath.empty())
+    std::printf("build status=ok engine_bytes=%zu seconds=%.2f\n", plan->size(), seconds);
+    if (!enginePath.empty())
     {
-        std::ofstream out(planPath, std::ios::binary);
+        std::ofstream out(enginePath, std::ios::binary);
         out.write(static_cast<char const*>(plan->data()), static_cast<std::streamsize>(plan->size()));
-        std::printf("plan path=%s status=%s\n", clean(planPath.c_str()).c_str(), out.good() ? "ok" : "fail");
+        std::printf("engine path=%s status=%s\n", clean(enginePath.c_str()).c_str(), out.good() ? "ok" : "fail");
     }
     if (run)
     {

@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--plugin", action="append", default=[])
     ap.add_argument("--expect", action="append", default=[])
     ap.add_argument("--shape", action="append", default=[])
-    ap.add_argument("--plan")
+    ap.add_argument("--save-engine")
     ap.add_argument("--run", action="store_true")
     ap.add_argument("--verbose", action="store_true")
     try:
@@ -236,11 +236,11 @@ def main(argv: list[str] | None = None) -> int:
         out(f"build status=fail seconds={seconds:.2f} msg=buildSerializedNetwork returned no plan (see the log lines "
             "above)")
         return finish(BUILD_FAILED)
-    out(f"build status=ok plan_bytes={plan.nbytes} seconds={seconds:.2f}")
-    if args.plan:
-        with open(args.plan, "wb") as f:
+    out(f"build status=ok engine_bytes={plan.nbytes} seconds={seconds:.2f}")
+    if args.save_engine:
+        with open(args.save_engine, "wb") as f:
             f.write(memoryview(plan))
-        out(f"plan path={clean(args.plan)} status=ok")
+        out(f"engine path={clean(args.save_engine)} status=ok")
     if args.run:
         out("run status=fail msg=--run needs the C++ checker (TensorRT 11.x headers); the Python-bindings checker only "
             "builds")

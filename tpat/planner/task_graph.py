@@ -1,4 +1,9 @@
-"""Plan data: plain objects the executor runs and `tpat plan` prints. No onnx, no TVM here."""
+"""The task graph: plain objects the executor runs and `tpat plan` prints. No onnx, no TVM here.
+
+Words, each for one thing: the *task graph* is what the planner makes (per plugin, a chain of cached tasks; per
+model, the nodes it rewrites); a plugin's *launch plan* is the kernels it launches and how (`tpat.ir.launch_plan`);
+a TensorRT *engine* is what TensorRT builds from a rewritten model (`tpat check-trt --save-engine`).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import Mapping
 
 from ..arch import oldest
 from ..ir.signature import Signature
+from ..layout import PluginLayout
 
 STAGES = ("tune", "lower", "codegen", "build", "validate")
 
@@ -48,7 +54,7 @@ class NodeRef:
 
 
 @dataclass
-class PluginPlan:
+class PluginTasks:
     name: str
     op_type: str
     subgraph: bytes
@@ -77,7 +83,7 @@ class PluginPlan:
 
 
 @dataclass
-class ModelPlan:
+class ModelTasks:
     index: int
     source: Path
     output: Path
@@ -89,17 +95,21 @@ class ModelPlan:
 
 
 @dataclass
-class Plan:
+class TaskGraph:
     spec_file: Path | None
     output_dir: Path
     plugin_dir: Path
     cache_dir: Path
     jobs: int
     versions: dict[str, str]
-    models: list[ModelPlan] = field(default_factory=list)
-    plugins: dict[str, PluginPlan] = field(default_factory=dict)
+    models: list[ModelTasks] = field(default_factory=list)
+    plugins: dict[str, PluginTasks] = field(default_factory=dict)
     gpu: str | None = None  # device fingerprint when validation can run here
     warnings: list[str] = field(default_factory=list)  # what the user must know before trusting the outputs
 
-    def tasks(self) -> list[tuple[PluginPlan, TaskSpec]]:
+    @property
+    def layout(self) -> PluginLayout:
+        return PluginLayout(self.plugin_dir)
+
+    def tasks(self) -> list[tuple[PluginTasks, TaskSpec]]:
         return [(p, p.tasks[s]) for p in self.plugins.values() for s in STAGES if s in p.tasks]

@@ -16,7 +16,7 @@ from ..arch import DEFAULT_ARCH, sort_archs
 from ..cache.keys import digest, task_key, tpat_code_digest, tvm_version
 from ..errors import TpatError
 from ..render import templates_digest
-from .model import ModelPlan, NodeRef, Plan, PluginPlan, TaskSpec
+from .task_graph import ModelTasks, NodeRef, TaskGraph, PluginTasks, TaskSpec
 from .outputs_guard import check_outputs, model_problem
 
 log = logging.getLogger(__name__)
@@ -30,14 +30,14 @@ def versions(trt_version: str | None) -> dict[str, str]:
             "templates": templates_digest()[:16], "tensorrt_headers": trt_version or "none"}
 
 
-def build_plan(resolved, plugin_dir: Path, trt_version: str | None = None, gpu: str | None = None,
-               jobs: int | None = None, check_trt: bool = False) -> Plan:
+def build_task_graph(resolved, plugin_dir: Path, trt_version: str | None = None, gpu: str | None = None,
+               jobs: int | None = None, check_trt: bool = False) -> TaskGraph:
     """`resolved` is a `tpat.spec.ResolvedSpec` (or any object with the same fields)."""
-    plan = Plan(resolved.file, resolved.output_dir, plugin_dir, resolved.cache_dir,
+    plan = TaskGraph(resolved.file, resolved.output_dir, plugin_dir, resolved.cache_dir,
                 jobs or resolved.executor.jobs, versions(trt_version), gpu=gpu)
     by_content: dict[str, str] = {}
     for i, m in enumerate(resolved.models):
-        mp = ModelPlan(i, m.source, m.output, check_trt=getattr(m, "check_trt", False) or check_trt)
+        mp = ModelTasks(i, m.source, m.output, check_trt=getattr(m, "check_trt", False) or check_trt)
         plan.models.append(mp)
         problem = model_problem(mp)  # before any work: the output is the input, a folder, unwritable
         if problem:
@@ -53,7 +53,7 @@ def build_plan(resolved, plugin_dir: Path, trt_version: str | None = None, gpu: 
     return plan
 
 
-def _plan_model(plan: Plan, mp: ModelPlan, m, by_content: dict[str, str]) -> None:
+def _plan_model(plan: TaskGraph, mp: ModelTasks, m, by_content: dict[str, str]) -> None:
     from ..stages.extract import DimRange, extract, prepare_model
     from ..stages.model_index import ModelIndex
     from ..stages.model_io import load_model, model_digest
@@ -85,7 +85,7 @@ def _plan_model(plan: Plan, mp: ModelPlan, m, by_content: dict[str, str]) -> Non
             name = _unique_name(plan, t.plugin_name, explicit, m.source, t.node_name)
             by_content[content] = name
             reference = ex.reference.SerializeToString() if ex.reference is not None else None
-            plan.plugins[name] = PluginPlan(name, t.op_type, sub, ex.signature, arch, m.validate, tolerance,
+            plan.plugins[name] = PluginTasks(name, t.op_type, sub, ex.signature, arch, m.validate, tolerance,
                                             settings["trials"], reference,
                                             content=plugin_content(sub, ex.signature, arch))
         plan.plugins[name].nodes.append(node)
@@ -101,8 +101,8 @@ def plugin_content(subgraph: bytes, signature, arch) -> str:
     return digest({"subgraph": digest(subgraph), "signature": signature.to_json(), "arch": list(arch)})
 
 
-def _tune_task(plan: Plan, p: PluginPlan) -> str | None:
-    """Plan the tune task when its records can exist here: in the cache, beside the outputs (imported, no GPU
+def _tune_task(plan: TaskGraph, p: PluginTasks) -> str | None:
+    """TaskGraph the tune task when its records can exist here: in the cache, beside the outputs (imported, no GPU
     needed), or made now on this machine's GPU. Otherwise the plugin is built untuned, and `tpat plan` says so."""
     if p.trials <= 0:
         return None
@@ -115,7 +115,7 @@ def _tune_task(plan: Plan, p: PluginPlan) -> str | None:
     inputs = {"subgraph": digest(p.subgraph), "signature": digest(p.signature.to_json()), "arch": p.lowering_arch,
               "trials": p.trials, "bucket": bucket_of(p.signature), "tvm": v["tvm"], "seed": SEED}
     key = task_key("tune", inputs)
-    records = plan.plugin_dir / "tuning" / p.name
+    records = plan.layout.tuning(p.name)
     recorded = has_records(records) and _recorded_key(records) == key
     if not (recorded or plan.gpu or CacheStore(plan.cache_dir).has("tune", key)):
         p.notes.append(f"tune skipped: {p.trials} trials asked, but no GPU here and no records in "
@@ -141,7 +141,7 @@ def _recorded_key(records: Path) -> str | None:
         return None
 
 
-def _unique_name(plan: Plan, wanted: str, explicit: str | None, source: Path, node: str) -> str:
+def _unique_name(plan: TaskGraph, wanted: str, explicit: str | None, source: Path, node: str) -> str:
     if wanted not in plan.plugins:
         return wanted
     if explicit:
@@ -153,7 +153,7 @@ def _unique_name(plan: Plan, wanted: str, explicit: str | None, source: Path, no
     return f"{wanted}_{n}"
 
 
-def _task_keys(plan: Plan, p: PluginPlan) -> None:
+def _task_keys(plan: TaskGraph, p: PluginTasks) -> None:
     v = plan.versions
     lower = {"subgraph": digest(p.subgraph), "signature": digest(p.signature.to_json()), "arch": list(p.arch),
              "tvm": v["tvm"], "tpat": v["tpat"], "tune": _tune_task(plan, p)}

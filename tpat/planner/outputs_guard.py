@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from ..errors import TpatError
-from .model import ModelPlan, Plan
+from .task_graph import ModelTasks, TaskGraph
 
 
 def same_file(a: Path, b: Path) -> bool:
@@ -25,7 +25,7 @@ def same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def model_problem(mp: ModelPlan) -> str | None:
+def model_problem(mp: ModelTasks) -> str | None:
     """Why this model's output cannot be written (the input itself, a folder, an unwritable place), or None."""
     if same_file(mp.output, mp.source):
         return (f"the output '{mp.output}' is the input model '{mp.source}' (same file): tpat never modifies its "
@@ -53,7 +53,7 @@ def writable_folder(folder: Path, what: str) -> str | None:
     return None
 
 
-def check_outputs(plan: Plan, spec_file: Path | None) -> None:
+def check_outputs(plan: TaskGraph, spec_file: Path | None) -> None:
     """The whole plan's outputs (folders, plugins, a manifest that belong to someone else): raise, naming what is
     there and who made it. (A problem with one model's own output fails that model only: `model_problem`.)"""
     problems = [p for p in (writable_folder(plan.output_dir, "output folder"),
@@ -67,11 +67,11 @@ def check_outputs(plan: Plan, spec_file: Path | None) -> None:
                              "overwrites what another spec or run made")
 
 
-def _foreign_plugins(plan: Plan) -> list[str]:
+def _foreign_plugins(plan: TaskGraph) -> list[str]:
     """A plugin of the same name already in the folder, computing something else, made for other models."""
     problems = []
     for name, p in plan.plugins.items():
-        meta_path = plan.plugin_dir / "meta" / f"{name}.json"
+        meta_path = plan.layout.path(name, "meta")
         try:
             meta = json.loads(meta_path.read_text())
         except (OSError, ValueError):
@@ -85,7 +85,7 @@ def _foreign_plugins(plan: Plan) -> list[str]:
     return problems
 
 
-def _foreign_manifest(plan: Plan, spec_file: Path) -> list[str]:
+def _foreign_manifest(plan: TaskGraph, spec_file: Path) -> list[str]:
     """Another spec's manifest in the output folder."""
     import yaml
 
