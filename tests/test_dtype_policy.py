@@ -7,11 +7,12 @@ from onnx import TensorProto as T
 import op_models
 from tpat.errors import ModelError
 from tpat.stages.dtype_policy import bf16_bits_to_float32, float32_to_bf16_bits
-from tpat.stages.extract import DimRange, extract, prepare_model
+from tpat.spec import DimRange
+from tpat.stages.extract import extract, prepare_model
 from tpat.stages.rewrite import Replacement, rewrite
 from tpat.stages.selection import select_targets
 
-BATCH = {"batch": DimRange(1, 8, 64)}
+BATCH = {"batch": DimRange(min=1, opt=8, max=64)}
 
 
 def _policy(model, policy):

@@ -8,10 +8,11 @@ from onnx import numpy_helper as nh
 import op_models
 from tpat.errors import ModelError
 from tpat.ir import expr as E
-from tpat.stages.extract import EMBED_LIMIT_BYTES, DimRange, extract, prepare_model
+from tpat.spec import DimRange
+from tpat.stages.extract import EMBED_LIMIT_BYTES, extract, prepare_model
 from tpat.stages.selection import select_targets
 
-BATCH = {"batch": DimRange(1, 128, 256)}
+BATCH = {"batch": DimRange(min=1, opt=128, max=256)}
 
 
 def _extract(model, dynamic=BATCH, op_type=None):
@@ -45,7 +46,7 @@ def test_tpat_zero_batch_convention_becomes_symbolic():
 def test_other_dynamic_dims_by_name():
     model = op_models._model(h.make_node("Erf", ["x"], ["y"], name="e"), [op_models._vi("x", T.FLOAT, ["N", "seq"])],
                              [op_models._vi("y", T.FLOAT, ["N", "seq"])])
-    sig = _extract(model, {"N": DimRange(1, 4, 8), "seq": DimRange(16, 64, 128)}).signature
+    sig = _extract(model, {"N": DimRange(min=1, opt=4, max=8), "seq": DimRange(min=16, opt=64, max=128)}).signature
     assert [(d.name, d.min, d.max, d.axis) for d in sig.dims] == [("N", 1, 8, 0), ("seq", 16, 128, 1)]
 
 

@@ -144,3 +144,14 @@ def test_api_refuses_output_equal_to_input(tmp_path):
     with pytest.raises(TpatError, match="is the input model"):
         tpat.onnx2plugin(tmp_path / "m.onnx", tmp_path / "m.onnx", node_types=["Erf"], dynamic_bs=True,
                          validate="never")
+
+
+def test_api_takes_paths_literally(tmp_path):
+    """onnx2plugin's paths are files, whatever their characters: no glob, no output placeholders."""
+    import tpat
+
+    src = tmp_path / "model[1]*.onnx"
+    onnx.save(erf_model(32), src)
+    out = tmp_path / "out {stem} [x].onnx"
+    result = tpat.onnx2plugin(src, out, node_types=["Erf"], dynamic_bs=True, validate="never")
+    assert result.output_model == out and out.is_file()

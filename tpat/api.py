@@ -6,11 +6,9 @@ a spec file, and places the outputs in TPAT's layout (`trt_plugin/src`, `trt_plu
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import Mapping, Sequence
 
 from .errors import TpatError
@@ -83,9 +81,11 @@ def onnx2plugin(
         if not 1 <= min_bs <= opt_bs <= max_bs:
             raise TpatError(f"batch range must satisfy 1 <= min <= opt <= max, got {min_bs}, {opt_bs}, {max_bs}",
                             hint="e.g. min_bs=1, opt_bs=128, max_bs=256")
-        from .spec.model import DimRange
+        dynamic["batch"] = {"min": min_bs, "opt": opt_bs, "max": max_bs}
+    if not (node_names or node_types or plugin_name_dict):
+        from .errors import SelectionError
 
-        dynamic["batch"] = DimRange(min=min_bs, opt=opt_bs, max=max_bs)
+        raise SelectionError("no node selected", hint="give node names (-n), op types (-t) or a plugin map (-p)")
     source, output = Path(input_model_path).resolve(), Path(output_model_path).resolve()
     checks = validate == "always" or (validate == "auto" and gpu_available())
     resolved = _resolved(source, output, node_names, node_types, plugin_name_dict, dynamic, arch, checks, cache_dir,
@@ -109,25 +109,31 @@ def onnx2plugin(
                          time.perf_counter() - start, plan.warnings)
 
 
-def _resolved(source, output, node_names, node_types, plugin_name_dict, dynamic, arch, validate, cache_dir, dtype,
-              trials):
-    from .arch import sort_archs
-    from .spec.model import Executor
-    from .spec.resolve import DEFAULT_TOLERANCE, ResolvedModel, ResolvedSpec, ResolvedTargets
+def _resolved(source: Path, output: Path, node_names, node_types, plugin_name_dict, dynamic: dict, arch, validate,
+              cache_dir, dtype, trials):
+    """The arguments as the spec `tpat apply` would read (one model, its settings as defaults), resolved the same
+    way: one path from arguments to a task graph, whichever way in."""
+    from .spec import spec_from_data
     from .stages.model_io import load_model
     from .stages.selection import orient_plugin_map
 
+    load_model(source)  # a missing or broken input model is reported as such, before anything else
     mapping = {}
     if plugin_name_dict:
         names = [n.name for n in load_model(source).graph.node if n.name]
         mapping = orient_plugin_map(plugin_name_dict, names)
-    targets = ResolvedTargets(tuple(dict.fromkeys([*(node_names or ()), *mapping])), tuple(node_types or ()),
-                              MappingProxyType(mapping))
-    model = ResolvedModel(entry=0, source=source, output=output, stem=source.stem, targets=targets,
-                          arch=sort_archs(arch), dtype=dtype, dynamic=MappingProxyType(dynamic), trials=trials,
-                          per_op_trials=MappingProxyType({}), validate=validate, tolerance=DEFAULT_TOLERANCE)
-    cache = Path(os.path.expanduser(str(cache_dir or os.environ.get("TPAT_CACHE_DIR") or "~/.cache/tpat")))
-    return ResolvedSpec(None, output.parent, cache, Executor(kind="local", jobs=1), (model,))
+    targets = {"nodes": list(dict.fromkeys(node_names or ())), "op_types": list(dict.fromkeys(node_types or ())),
+               "plugins": mapping}
+    data = {"version": 1, "output_dir": str(output.parent),
+            "defaults": {"arch": list(arch), "dtype": dtype, "dynamic": dynamic, "validate": validate,
+                         "tuning": {"trials": trials}},
+            # paths as they are: no glob, braces escaped for the output's {placeholders}
+            "models": [{"path": str(source), "glob": False,
+                        "output": str(output).replace("{", "{{").replace("}", "}}"),
+                        "targets": {k: v for k, v in targets.items() if v}}]}
+    if cache_dir is not None:
+        data["cache_dir"] = str(cache_dir)
+    return spec_from_data(data, "tpat.onnx2plugin arguments").resolve()
 
 
 def _plugin_result(plan, result, node, name) -> PluginResult:

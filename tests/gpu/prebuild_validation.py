@@ -65,9 +65,7 @@ def build_tuned_dispatch(root: Path, arch=("sm_90",)) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     onnx.save(op_models.erf(), folder / "model.onnx")
     src, dst = (folder / "model.onnx").resolve(), (folder / "model.tpat.onnx").resolve()
-    from tpat.spec.model import DimRange
-
-    resolved = _resolved(src, dst, None, ["Erf"], None, {"batch": DimRange(min=1, opt=128, max=256)},
+    resolved = _resolved(src, dst, None, ["Erf"], None, {"batch": {"min": 1, "opt": 128, "max": 256}},
                          tuple(arch), False, None, "keep", 8)
     plugin, key = planned_tune_key(resolved, folder / "trt_plugin")
     write_records(plugin, folder / "trt_plugin" / "tuning" / plugin.name, key, 128)

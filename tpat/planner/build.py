@@ -54,13 +54,13 @@ def build_task_graph(resolved, plugin_dir: Path, trt_version: str | None = None,
 
 
 def _plan_model(plan: TaskGraph, mp: ModelTasks, m, by_content: dict[str, str]) -> None:
-    from ..stages.extract import DimRange, extract, prepare_model
+    from ..stages.extract import extract, prepare_model
     from ..stages.model_index import ModelIndex
     from ..stages.model_io import load_model, model_digest
     from ..stages.selection import select_targets
 
     mp.sha256 = model_digest(m.source) if Path(m.source).is_file() else ""
-    dynamic = {k: DimRange(v.min, v.opt, v.max) for k, v in m.dynamic.items()}
+    dynamic = dict(m.dynamic)
     original = load_model(m.source)  # external data stays on disk: only constants baked into plugins are read
     folder = Path(m.source).parent
     index = ModelIndex(prepare_model(original, dynamic, folder), folder)  # once per model, shared by its targets

@@ -116,12 +116,22 @@ def load_spec_text(text: str, filename: str = "<string>", folder: str | Path | N
     return _load(text, Origin(filename, Path(folder).resolve() if folder is not None else Path.cwd()))
 
 
+def spec_from_data(data: dict, what: str, folder: str | Path | None = None) -> Spec:
+    """Validate a spec built in code (the Python API's arguments): the same rules as a file, `what` names the
+    source in messages."""
+    return _validated(data, Origin(what, Path(folder).resolve() if folder is not None else Path.cwd()))
+
+
 def _load(text: str, origin: Origin) -> Spec:
     data, tree = parse_yaml(text, origin.file)
     origin = dataclasses.replace(origin, tree=tree)
     if data is None:
         raise spec_error([origin.issue((), "empty_spec", "the spec is empty",
                                        "start with 'version: 1' and a 'models:' list")])
+    return _validated(data, origin)
+
+
+def _validated(data, origin: Origin) -> Spec:
     try:
         spec = Spec.model_validate(data)
     except ValidationError as e:

@@ -132,6 +132,8 @@ class ModelSpec(Settings):
     """One model (or a glob of models) to rewrite, with the settings it overrides."""
 
     path: Name = Field(description="ONNX file or glob, relative to the spec file")
+    glob: bool | None = Field(
+        None, description="whether path is a pattern; default: when it has *, ? or [ (false: a file named so)")
     output: Name | None = Field(
         None, description="output model; placeholders {stem}, {output_dir}; default " + DEFAULT_OUTPUT)
     targets: Targets = Field(description="which nodes become plugins: nodes, op_types and/or plugins")
@@ -147,10 +149,17 @@ class ModelSpec(Settings):
             raise PydanticCustomError("unknown_placeholder", "unknown placeholder {placeholder} in output",
                                       {"placeholder": "{" + unknown[0] + "}",
                                        "hint": "placeholders are {stem} and {output_dir}"})
-        if is_glob(info.data.get("path", "")) and "stem" not in names:
+        pattern = info.data.get("glob")
+        if (is_glob(info.data.get("path", "")) if pattern is None else pattern) and "stem" not in names:
             raise PydanticCustomError("glob_needs_stem", "path is a glob but output has no {stem}",
                                       {"hint": "put {stem} in output so each matched model gets its own file"})
         return v
+
+
+    @property
+    def is_pattern(self) -> bool:
+        """Whether `path` is expanded as a glob."""
+        return is_glob(self.path) if self.glob is None else self.glob
 
 
 def _placeholders(text: str) -> set[str]:

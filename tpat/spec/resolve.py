@@ -19,7 +19,7 @@ from typing import Mapping
 
 from ..arch import sort_archs
 from .issues import Origin, SpecIssue, spec_error
-from .model import DEFAULT_OUTPUT, DimRange, Executor, ModelSpec, Settings, Spec, Tolerance, is_glob
+from .model import DEFAULT_OUTPUT, DimRange, Executor, ModelSpec, Settings, Spec, Tolerance
 
 BUILTIN_PREFIX = "builtin:"
 DEFAULT_TOLERANCE: Mapping[str, Tolerance] = MappingProxyType({
@@ -105,11 +105,11 @@ def _abspath(folder: Path, text: str) -> Path:
 
 
 def _cache_dir(spec: Spec, origin: Origin, environ: Mapping[str, str]) -> Path:
+    from ..cache.location import default_cache_dir
+
     if spec.cache_dir is not None:
         return _abspath(origin.folder, spec.cache_dir)
-    if environ.get("TPAT_CACHE_DIR"):
-        return _abspath(Path.cwd(), environ["TPAT_CACHE_DIR"])
-    return Path(os.path.expanduser("~/.cache/tpat"))
+    return default_cache_dir(environ)
 
 
 def _without_own_outputs(models: list[ResolvedModel], spec: Spec, output_dir: Path) -> list[ResolvedModel]:
@@ -118,7 +118,7 @@ def _without_own_outputs(models: list[ResolvedModel], spec: Spec, output_dir: Pa
     outputs = {r.output for r in models}
     written = [output_dir / "trt_plugin", output_dir / "builtin"]
     return [r for r in models
-            if not (is_glob(spec.models[r.entry].path)
+            if not (spec.models[r.entry].is_pattern
                     and (r.source in outputs or any(r.source.is_relative_to(w) for w in written)))]
 
 
@@ -147,7 +147,7 @@ def _sources(i: int, m: ModelSpec, origin: Origin, issues: list[SpecIssue], outp
                                        f"builtin models: {', '.join(sorted(BUILTIN))}"))
             return []
         return [builtin_path(name, output_dir)]
-    if is_glob(m.path):
+    if m.is_pattern:
         matches = sorted(p for p in glob.glob(os.path.expanduser(m.path), root_dir=origin.folder, recursive=True)
                          if (origin.folder / p).is_file())
         if not matches:

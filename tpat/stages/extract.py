@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 import onnx
@@ -26,15 +26,11 @@ from .dtype_policy import convert as convert_dtypes
 from .model_index import ConstantInfo, ModelIndex, with_shape_constants
 from .selection import Target
 
+if TYPE_CHECKING:  # the spec's range type: anything with min, opt and max will do
+    from ..spec.model import DimRange
+
 EMBED_LIMIT_BYTES = 64 * 1024
 BATCH = "batch"
-
-
-@dataclass(frozen=True)
-class DimRange:
-    min: int
-    opt: int
-    max: int
 
 
 @dataclass(frozen=True)

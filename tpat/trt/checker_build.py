@@ -18,8 +18,9 @@ CHECKER_CPP = CHECKER_DIR / "rtx_check.cpp"
 
 
 def cache_root(cache_dir: str | Path | None = None) -> Path:
-    root = cache_dir or os.environ.get("TPAT_CACHE_DIR") or "~/.cache/tpat"
-    return Path(os.path.expanduser(str(root))) / "rtx-check"
+    from ..cache.location import default_cache_dir
+
+    return (Path(os.path.expanduser(str(cache_dir))) if cache_dir else default_cache_dir()) / "rtx-check"
 
 
 def build_checker(headers: TrtHeaders, cache_dir: str | Path | None = None) -> Path:
