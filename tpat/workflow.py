@@ -208,6 +208,12 @@ def apply_spec(spec_path: Path, jobs: int | None = None, frozen: bool = False, p
     recorded = read_manifest(manifest_path) if frozen else None
     if frozen:
         check_frozen(plan, recorded, manifest_path)
+    if log.isEnabledFor(logging.DEBUG):  # -v: why each task reruns (hashing the cache entries costs time)
+        from .manifest.lock import run_reason
+
+        before = recorded if frozen else read_manifest(manifest_path)
+        for (name, stage), state in task_states(plan).items():
+            log.debug("%s %s: %s", stage, name, run_reason(plan, name, stage, state, before))
 
     def check(result: ApplyResult) -> None:  # before any output is written
         _check_outputs_unchanged(recorded, manifest_data(plan, result), manifest_path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from ..manifest.lock import run_reason
 from ..planner.task_graph import STAGES, TaskGraph
 
 
@@ -14,20 +15,6 @@ def _console():
     from rich.console import Console
 
     return Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 1000)
-
-
-def run_reason(plan: TaskGraph, plugin: str, stage: str, state: str, manifest: dict | None) -> str:
-    """`cached`, or why the task would run: new, inputs changed (named), or missing from the cache."""
-    if state == "cached":
-        return "cached"
-    task = plan.plugins[plugin].tasks[stage]
-    before = ((manifest or {}).get("plugins", {}).get(plugin, {}).get("tasks", {}) or {}).get(stage)
-    if before is None:
-        return "run (new)"
-    if before.get("key") != task.key:
-        changed = sorted(k for k, v in task.inputs.items() if before.get("inputs", {}).get(k) != v)
-        return f"run (changed: {', '.join(changed)})"
-    return "run (not in cache)"
 
 
 def reuse_of(plan: TaskGraph) -> dict[str, int]:

@@ -91,10 +91,6 @@ def substitute(e: Expr, values: Mapping[str, int]) -> Expr:
     return op(e.op, substitute(e.a, values), substitute(e.b, values))
 
 
-def is_static(e: Expr) -> bool:
-    return isinstance(e, int)
-
-
 def dims_used(e: Expr) -> set[int]:
     if isinstance(e, int):
         return set()

@@ -13,9 +13,6 @@ from typing import Callable, Sequence
 
 from . import expr as E
 
-ARG_KINDS = ("input", "output", "workspace", "constant", "scalar")
-
-
 @dataclass(frozen=True)
 class KernelArg:
     """One kernel parameter.

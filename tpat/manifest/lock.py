@@ -119,6 +119,20 @@ def read_manifest(path: Path) -> dict | None:
     return data
 
 
+def run_reason(plan: TaskGraph, plugin: str, stage: str, state: str, manifest: dict | None) -> str:
+    """`cached`, or why the task would run: new, inputs changed (named), or missing from the cache."""
+    if state == "cached":
+        return "cached"
+    task = plan.plugins[plugin].tasks[stage]
+    before = ((manifest or {}).get("plugins", {}).get(plugin, {}).get("tasks", {}) or {}).get(stage)
+    if before is None:
+        return "run (new)"
+    if before.get("key") != task.key:
+        changed = sorted(k for k, v in task.inputs.items() if before.get("inputs", {}).get(k) != v)
+        return f"run (changed: {', '.join(changed)})"
+    return "run (not in cache)"
+
+
 def check_frozen(plan: TaskGraph, manifest: dict | None, path: Path) -> None:
     """Refuse to run when anything that determines the outputs differs from the manifest."""
     if manifest is None:

@@ -81,7 +81,10 @@ def _plan_model(plan: TaskGraph, mp: ModelTasks, m, by_content: dict[str, str]) 
                        tuple((j, c[0]) for j, c in sorted(ex.output_casts.items())),
                        tuple(i for i in t.indices if i != t.node_index))
         name = by_content.get(content)
-        if name is None:
+        if name is not None:
+            log.debug("node %r (%s) of %s reuses plugin %s (same subgraph and settings)", t.node_name, t.op_type,
+                      m.source.name, name)
+        else:
             name = _unique_name(plan, t.plugin_name, explicit, m.source, t.node_name)
             by_content[content] = name
             reference = ex.reference.SerializeToString() if ex.reference is not None else None
@@ -102,7 +105,7 @@ def plugin_content(subgraph: bytes, signature, arch) -> str:
 
 
 def _tune_task(plan: TaskGraph, p: PluginTasks) -> str | None:
-    """TaskGraph the tune task when its records can exist here: in the cache, beside the outputs (imported, no GPU
+    """Plan the tune task when its records can exist here: in the cache, beside the outputs (imported, no GPU
     needed), or made now on this machine's GPU. Otherwise the plugin is built untuned, and `tpat plan` says so."""
     if p.trials <= 0:
         return None

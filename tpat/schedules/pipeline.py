@@ -6,6 +6,10 @@ custom legalizations live there; `default_schedules` schedules whatever the reco
 
 from __future__ import annotations
 
+import logging
+
+log = logging.getLogger(__name__)
+
 
 def legalize_map() -> dict:
     """relax op -> tpat legalization, for the ops whose stock GPU legalization is slow (see each module)."""
@@ -36,15 +40,32 @@ def fused_passes(target) -> list:
 
 
 def default_schedules():
-    """dlight's default GPU rules (as in TVM's CUDA pipeline), with tpat's rules tried first."""
+    """dlight's default GPU rules (as in TVM's CUDA pipeline), with tpat's rules tried first; with -v the log
+    says which rule scheduled each function."""
     from tvm.s_tir import dlight as dl
 
     from .elementwise import VectorizedElementwise
     from .row_reduction import ShortRowReduction
 
-    return dl.ApplyDefaultSchedule(
-        dl.gpu.Matmul(), dl.gpu.GEMV(), dl.gpu.Reduction(), ShortRowReduction(), dl.gpu.GeneralReduction(),
-        VectorizedElementwise(), dl.gpu.Fallback())
+    rules = [dl.gpu.Matmul(), dl.gpu.GEMV(), dl.gpu.Reduction(), ShortRowReduction(), dl.gpu.GeneralReduction(),
+             VectorizedElementwise(), dl.gpu.Fallback()]
+    return dl.ApplyDefaultSchedule(*(_logged(rule) for rule in rules))
+
+
+def _logged(rule):
+    """`rule`, logging (debug) the functions it schedules: the first rule that returns a schedule wins."""
+    from tvm.s_tir import dlight as dl
+
+    def apply(func, target, tunable):
+        space = rule.apply(func, target, tunable)
+        if space is not None and log.isEnabledFor(logging.DEBUG):
+            out = func.params[-1] if func.params else None  # destination passing: the output comes last
+            shape = list(getattr(getattr(out, "ty", None), "shape", []) or [])
+            log.debug("schedule rule %s for the kernel writing %s%s", type(rule).__name__,
+                      getattr(out, "name", "?"), shape)
+        return space
+
+    return dl.ScheduleRule.from_callable(type(rule).__name__)(apply)
 
 
 def default_scheduled(mod, dim_max: dict[str, int]):

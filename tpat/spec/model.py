@@ -89,7 +89,7 @@ class Settings(_Frozen):
 
     arch: tuple[Arch, ...] = Field(
         default=(), min_length=1, strict=False,
-        description="SASS for each arch, PTX for the newest; empty = the local GPU's arch")
+        description="SASS for each arch, PTX for the newest; default sm_90 (Hopper)")
     dtype: DType = Field("keep", description="dtype policy: keep the model's dtypes or compute in this one")
     dynamic: dict[Name, DimRange] = Field(default_factory=dict, description="dynamic dims by name")
     tuning: Tuning = Field(default_factory=Tuning)

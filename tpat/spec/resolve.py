@@ -51,7 +51,7 @@ class ResolvedTargets:
 class ResolvedModel:
     """One ONNX file to rewrite and everything that applies to it. `entry` is its index in `models:`.
 
-    `arch` is sorted oldest first (SASS for each, PTX for the last); empty means "the local GPU's arch".
+    `arch` is sorted oldest first (SASS for each, PTX for the last); empty means the default, sm_90.
     """
 
     entry: int
