@@ -24,12 +24,12 @@ def test_gencode_sass_for_each_ptx_for_the_newest():
 
 
 def test_plan_lowers_for_the_oldest_arch(tmp_path):
-    from tpat.spec import load_spec
+    from tpat.spec import load_spec, resolve_spec
     from tpat.workflow import make_plan
 
     spec = write_spec(tmp_path / "w", {"a.onnx": erf_model(32)}, {"op_types": ["Erf"]}, tmp_path / "cache",
                       defaults={"arch": ["sm_100", "sm_90"]})
-    plan, _ = make_plan(load_spec(spec).resolve())
+    plan, _ = make_plan(resolve_spec(load_spec(spec)))
     (p,) = plan.plugins.values()
     assert p.arch == ("sm_90", "sm_100")  # SASS for both, PTX for sm_100
     assert p.lowering_arch == "sm_90"  # min() over the strings gave sm_100

@@ -16,7 +16,7 @@ import pytest
 
 from tpat.errors import TpatError
 from tpat.examples import BUILTIN, write_builtin
-from tpat.spec import load_spec
+from tpat.spec import load_spec, resolve_spec
 from tpat.stages.selection import select_targets
 
 RECIPES_DIR = Path(__file__).resolve().parents[1] / "recipes"
@@ -110,7 +110,7 @@ def test_recipe_yaml_loads_and_selects(tmp_path, name):
     subprocess.run([sys.executable, str(folder / "make_model.py"), str(again)], check=True, capture_output=True)
     assert again.read_bytes() == (folder / "model.onnx").read_bytes()  # deterministic across runs
 
-    (m,) = load_spec(folder / "recipe.yaml").resolved_models()
+    (m,) = resolve_spec(load_spec(folder / "recipe.yaml")).models
     assert m.source == folder / "model.onnx" and m.arch == ("sm_90",) and "batch" in m.dynamic
     graph = onnx.load(str(m.source)).graph
     targets = select_targets(graph, m.targets.nodes, m.targets.op_types, dict(m.targets.plugin_names),
@@ -124,7 +124,7 @@ def test_bert_recipe_fuses_mask_add_and_softmax_as_bert_softmax(tmp_path):
     folder = tmp_path / "r"
     shutil.copytree(RECIPES_DIR / "bert_attention_softmax", folder, ignore=shutil.ignore_patterns("*.onnx"))
     onnx.save(module.build(), folder / "model.onnx")
-    (m,) = load_spec(folder / "recipe.yaml").resolved_models()
+    (m,) = resolve_spec(load_spec(folder / "recipe.yaml")).models
     (t,) = select_targets(graph, m.targets.nodes, m.targets.op_types, dict(m.targets.plugin_names),
                           m.targets.fuse)
     assert (t.node_name, t.op_type, t.plugin_name) == (module.SOFTMAX_NODE, "Add+Softmax", "bert_softmax")

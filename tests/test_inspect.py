@@ -15,7 +15,7 @@ from tpat import trt_support
 from tpat.cli.main import main
 from tpat.errors import ModelError
 from tpat.inspect import describe, inspect_model
-from tpat.spec import load_spec
+from tpat.spec import load_spec, resolve_spec
 from tpat.stages.selection import select_targets
 
 
@@ -102,7 +102,7 @@ def test_config_snippet_is_a_valid_spec_that_selects(tmp_path):
     onnx.save(model, tmp_path / "m.onnx")
     report = inspect_model(tmp_path / "m.onnx")
     (tmp_path / "config.yaml").write_text(report.config.replace(str(tmp_path / "m.onnx"), "m.onnx"))
-    (m,) = load_spec(tmp_path / "config.yaml").resolved_models()
+    (m,) = resolve_spec(load_spec(tmp_path / "config.yaml")).models
     assert m.targets.op_types == ("Unique",) and m.targets.nodes == ("scatter_add",)
     assert set(m.dynamic) == {"batch", "N", "L"} and m.dynamic["batch"].max == 256
     picked = select_targets(model.graph, m.targets.nodes, m.targets.op_types)

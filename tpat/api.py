@@ -113,7 +113,7 @@ def _resolved(source: Path, output: Path, node_names, node_types, plugin_name_di
               cache_dir, dtype, trials):
     """The arguments as the spec `tpat apply` would read (one model, its settings as defaults), resolved the same
     way: one path from arguments to a task graph, whichever way in."""
-    from .spec import spec_from_data
+    from .spec import resolve_spec, spec_from_data
     from .stages.model_io import load_model
     from .stages.selection import orient_plugin_map
 
@@ -133,7 +133,7 @@ def _resolved(source: Path, output: Path, node_names, node_types, plugin_name_di
                         "targets": {k: v for k, v in targets.items() if v}}]}
     if cache_dir is not None:
         data["cache_dir"] = str(cache_dir)
-    return spec_from_data(data, "tpat.onnx2plugin arguments").resolve()
+    return resolve_spec(spec_from_data(data, "tpat.onnx2plugin arguments"))
 
 
 def _plugin_result(plan, result, node, name) -> PluginResult:

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+MANIFEST_NAME = "tpat.lock.yaml"  # in the output folder: what the outputs were made from (byte-reproducible)
+RUN_RECORD_NAME = "tpat.run.yaml"  # beside it: when and how long (changes every run)
 SOURCES = ("kernels_header", "kernels_source", "plugin_header", "plugin_source")
 
 

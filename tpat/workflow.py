@@ -192,9 +192,9 @@ def _rewrite_model(plan: TaskGraph, mp, chains) -> tuple[ModelStatus, dict]:
 
 
 def load_resolved(spec_path: Path):
-    from .spec import load_spec
+    from .spec import load_spec, resolve_spec
 
-    return load_spec(spec_path).resolve()
+    return resolve_spec(load_spec(spec_path))
 
 
 def apply_spec(spec_path: Path, jobs: int | None = None, frozen: bool = False, progress: bool = True,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tpat.errors import SpecError
-from tpat.spec import load_spec
+from tpat.spec import load_spec, resolve_spec
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def spec_errors(write_spec):
     def errors(text: str, models: tuple[str, ...] = ("m.onnx",)) -> SpecError:
         path = write_spec(text, models)
         with pytest.raises(SpecError) as info:
-            load_spec(path).resolve(environ={})
+            resolve_spec(load_spec(path), environ={})
         return info.value
 
     return errors

@@ -7,7 +7,7 @@ from pathlib import Path
 import pydantic
 import pytest
 
-from tpat.spec import DEFAULT_TOLERANCE, DimRange, Spec, Tolerance, load_spec, load_spec_text
+from tpat.spec import DEFAULT_TOLERANCE, DimRange, Spec, Tolerance, load_spec, load_spec_text, resolve_spec
 
 FULL = """
 version: 1
@@ -44,7 +44,7 @@ MODELS = ("models/bert.onnx", "models/gpt.onnx", "models/gpt2.onnx", "models/oth
 @pytest.fixture
 def resolved(write_spec):
     path = write_spec(FULL, MODELS)
-    return path.parent, load_spec(path).resolve(environ={})
+    return path.parent, resolve_spec(load_spec(path), environ={})
 
 
 def test_paths_resolve_against_the_spec_folder(resolved):
@@ -93,7 +93,7 @@ def test_resolved_models_are_frozen(resolved):
         bert.dtype = "fp32"
     with pytest.raises(TypeError):
         bert.dynamic["batch"] = None
-    assert spec.models == load_spec(spec.file).resolved_models(environ={})
+    assert spec.models == resolve_spec(load_spec(spec.file), environ={}).models
 
 
 def test_spec_models_are_frozen(write_spec):
@@ -104,7 +104,7 @@ def test_spec_models_are_frozen(write_spec):
 
 def test_minimal_spec_uses_defaults(write_spec, tmp_path):
     path = write_spec("version: 1\nmodels:\n  - path: m.onnx\n    targets: {op_types: [Gelu]}\n")
-    spec = load_spec(path).resolve(environ={"TPAT_CACHE_DIR": str(tmp_path / "env-cache")})
+    spec = resolve_spec(load_spec(path), environ={"TPAT_CACHE_DIR": str(tmp_path / "env-cache")})
     m = spec.models[0]
     assert spec.output_dir == tmp_path / "tpat_out" and spec.cache_dir == tmp_path / "env-cache"
     assert (spec.executor.kind, spec.executor.jobs) == ("local", 1)
@@ -115,7 +115,7 @@ def test_minimal_spec_uses_defaults(write_spec, tmp_path):
 
 def test_cache_dir_default_is_home(write_spec):
     path = write_spec("version: 1\nmodels:\n  - path: m.onnx\n    targets: {op_types: [Gelu]}\n")
-    assert load_spec(path).resolve(environ={}).cache_dir == Path("~/.cache/tpat").expanduser()
+    assert resolve_spec(load_spec(path), environ={}).cache_dir == Path("~/.cache/tpat").expanduser()
 
 
 def test_yaml_1_2_scalars():
@@ -148,7 +148,7 @@ models:
   - <<: *base
     path: b.onnx
 """
-    models = load_spec_text(text, folder=tmp_path).resolved_models(environ={})
+    models = resolve_spec(load_spec_text(text, folder=tmp_path), environ={}).models
     assert [(m.source.name, m.dtype) for m in models] == [("a.onnx", "fp16"), ("b.onnx", "fp16")]
 
 
@@ -156,14 +156,14 @@ def test_spec_built_in_python_resolves_against_cwd(tmp_path, monkeypatch):
     (tmp_path / "m.onnx").write_bytes(b"")
     monkeypatch.chdir(tmp_path)
     spec = Spec.model_validate({"version": 1, "models": [{"path": "m.onnx", "targets": {"nodes": ["x"]}}]})
-    (m,) = spec.resolved_models(environ={})
-    assert m.source == tmp_path / "m.onnx" and spec.resolve(environ={}).file is None
+    (m,) = resolve_spec(spec, environ={}).models
+    assert m.source == tmp_path / "m.onnx" and resolve_spec(spec, environ={}).file is None
 
 
 def test_home_and_output_dir_placeholders(write_spec, tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     path = write_spec("version: 1\ncache_dir: ~/c\nmodels:\n  - path: m.onnx\n"
                       "    output: '{output_dir}/x/{stem}.onnx'\n    targets: {op_types: [Gelu]}\n")
-    spec = load_spec(path).resolve(environ={})
+    spec = resolve_spec(load_spec(path), environ={})
     assert spec.cache_dir == tmp_path / "home/c"
     assert spec.models[0].output == tmp_path / "tpat_out/x/m.onnx"

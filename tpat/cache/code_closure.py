@@ -36,7 +36,7 @@ def _module_name(path: Path, root: Path) -> str:
 
 def imports_of(path: Path, root: Path = PACKAGE_DIR) -> set[str]:
     """tpat modules that `path` imports anywhere in its body (``from x import y`` counts `x.y` when that is a
-    module, else `x`)."""
+    module, and `x` when some name comes from `x` itself)."""
     module = _module_name(path, root)
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found: set[str] = set()
@@ -50,8 +50,10 @@ def imports_of(path: Path, root: Path = PACKAGE_DIR) -> set[str]:
                 origin = ".".join(base + ([node.module] if node.module else []))
             else:
                 origin = node.module or ""
-            found.add(origin)
-            found.update(f"{origin}.{alias.name}" for alias in node.names)
+            submodules = {f"{origin}.{alias.name}" for alias in node.names}
+            found.update(submodules)
+            if any(module_file(m, root) is None for m in submodules):  # a name from the module itself
+                found.add(origin)
     return {m for m in found if module_file(m, root) is not None}
 
 

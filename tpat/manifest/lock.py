@@ -15,12 +15,11 @@ import yaml
 
 from ..errors import TpatError
 from ..fsutil import atomic_write_text
+from ..layout import MANIFEST_NAME, RUN_RECORD_NAME  # noqa: F401 (the manifest's names, re-exported)
 from ..ir import expr as E
 from ..planner.task_graph import TaskGraph
 
 SCHEMA = 1
-MANIFEST_NAME = "tpat.lock.yaml"
-RUN_RECORD_NAME = "tpat.run.yaml"
 
 
 def _rel(path: Path, base: Path) -> str:

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from ..errors import TpatError
+from ..layout import MANIFEST_NAME
 from .task_graph import ModelTasks, TaskGraph
 
 
@@ -88,8 +89,6 @@ def _foreign_plugins(plan: TaskGraph) -> list[str]:
 def _foreign_manifest(plan: TaskGraph, spec_file: Path) -> list[str]:
     """Another spec's manifest in the output folder."""
     import yaml
-
-    from ..manifest.lock import MANIFEST_NAME  # not at the top: the manifest module reads plans
 
     path = plan.output_dir / MANIFEST_NAME
     try:

@@ -21,12 +21,6 @@ def legalize_map() -> dict:
             "relax.image.resize2d": legalize_resize2d}
 
 
-def stock_legalization(bb, call):
-    """TVM's own legalization of `call`, as registered for its op: what a tpat legalization falls back to where
-    its form does not apply."""
-    return call.op.get_attr("FLegalize")(bb, call)
-
-
 def fused_passes(target) -> list:
     from tvm import relax
     from tvm.relax.backend.cuda import pipeline as cuda_pipeline

@@ -30,7 +30,7 @@ from math import gcd
 
 from ..ir.dtypes import BY_NAME
 from .analysis import VECTOR_BYTES
-from .pipeline import stock_legalization
+from .stock import stock_legalization
 
 EXACT_MODES = ("half_pixel", "pytorch_half_pixel", "asymmetric", "align_corners")
 FLOAT_INPUTS = ("float16", "bfloat16", "float32")

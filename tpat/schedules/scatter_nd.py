@@ -13,7 +13,7 @@ tuple, slice element), after the copy of `data` into the output:
 
 from __future__ import annotations
 
-from .pipeline import stock_legalization
+from .stock import stock_legalization
 
 ATOMIC_ADD_DTYPES = ("float32", "float16", "bfloat16", "float64", "int32")
 THREADS = 256

@@ -20,7 +20,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from .issues import Loc, Origin, Pos, SpecIssue, dotted, issue_from_pydantic, spec_error
+from .issues import issue_from_pydantic
+from .origin import Loc, Origin, Pos, SpecIssue, dotted, spec_error
 from .model import Spec
 
 _BOOL, _INT, _FLOAT = "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
@@ -94,7 +95,7 @@ def load_spec(path: str | Path) -> Spec:
     Raises `SpecError` (from `tpat.errors`) listing every problem as ``file:line:col: field: message (hint: ...)``::
 
         spec = load_spec("config.yaml")
-        for model in spec.resolved_models(): ...
+        for model in resolve_spec(spec).models: ...
     """
     path = Path(path)
     try:

@@ -193,12 +193,3 @@ class Spec(_Frozen):
             raise PydanticCustomError("unsupported_version", "version {version} is not supported",
                                       {"version": v, "hint": "this tpat reads `version: 1`"})
         return v
-
-    def resolve(self, environ=None):
-        """Effective per-model settings, paths made absolute; see `tpat.spec.resolve.resolve_spec`."""
-        from .resolve import resolve_spec
-        return resolve_spec(self, environ)
-
-    def resolved_models(self, environ=None):
-        """Shortcut for ``spec.resolve().models``: what the planner iterates over."""
-        return self.resolve(environ).models

@@ -18,7 +18,7 @@ from types import MappingProxyType
 from typing import Mapping
 
 from ..arch import sort_archs
-from .issues import Origin, SpecIssue, spec_error
+from .origin import Origin, SpecIssue, spec_error
 from .model import DEFAULT_OUTPUT, DimRange, Executor, ModelSpec, Settings, Spec, Tolerance
 
 BUILTIN_PREFIX = "builtin:"
