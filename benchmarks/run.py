@@ -3,7 +3,7 @@
     PYTHONPATH=. python3 benchmarks/run.py --prebuilt .device/bench [--out benchmarks/results] [--cases softmax ...]
 
 `--prebuilt` is what ``benchmarks/prebuild.py`` wrote on the CPU machine (TVM is needed there, not here). Per case:
-valid random inputs (``tpat.stages.inputs.make_inputs`` on the case model), our output checked against torch eager
+valid random inputs (``tpat.graph.op_inputs.make_inputs`` on the case model), our output checked against torch eager
 first (a wrong case is reported and not timed), then the GPU time per call of
 
   ours     ``tpat_<plugin>_launch`` through ctypes on torch tensors' pointers and torch's current stream
@@ -244,7 +244,7 @@ def compare(ours, ref, dtype: str) -> dict:
 def run_case(case, prebuilt: Path, entry: dict, opts, state: dict) -> dict:
     import torch
 
-    from tpat.stages.inputs import make_inputs
+    from tpat.graph.op_inputs import make_inputs
 
     row: dict = {"case": case.name, "op": case.op, "shape": case.shape_str, "dtype": case.dtype,
                  "bytes": case.bytes_moved, "note": case.note, "status": "ok", "notes": []}

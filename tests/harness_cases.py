@@ -233,7 +233,7 @@ class RunResult:
 
 def write_case(work: Path, p: PrebuiltPlugin, dims: Sequence[int], seed: int, reject: bool) -> tuple[Path, list]:
     """Case file + raw input files for one run; returns the case path and the input arrays."""
-    from tpat.stages.inputs import make_inputs
+    from tpat.graph.op_inputs import make_inputs
     from tpat.stages.validate import to_device_dtype
 
     sig = p.signature

@@ -114,8 +114,8 @@ def _resolved(source: Path, output: Path, node_names, node_types, plugin_name_di
     """The arguments as the spec `tpat apply` would read (one model, its settings as defaults), resolved the same
     way: one path from arguments to a task graph, whichever way in."""
     from .spec import resolve_spec, spec_from_data
-    from .stages.model_io import load_model
-    from .stages.selection import orient_plugin_map
+    from .graph.model_io import load_model
+    from .graph.selection import orient_plugin_map
 
     load_model(source)  # a missing or broken input model is reported as such, before anything else
     mapping = {}

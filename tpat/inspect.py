@@ -23,7 +23,7 @@ import onnx
 
 from . import trt_support
 from .ir.dtypes import BY_ONNX
-from .stages.model_io import load_model
+from .graph.model_io import load_model
 
 DEFAULT_BATCH = {"min": 1, "opt": 128, "max": 256}  # the onnx2plugin defaults (min_bs, opt_bs, max_bs)
 

@@ -171,7 +171,7 @@ def _validation_summary(report: dict) -> dict:
 
 def _rewrite_model(plan: TaskGraph, mp, chains) -> tuple[ModelStatus, dict]:
     """The model's status and its output files (composed, not written: the model, its external data)."""
-    from .stages.model_io import compose_model, load_model
+    from .graph.model_io import compose_model, load_model
     from .stages.rewrite import Replacement, rewrite
 
     if mp.error:

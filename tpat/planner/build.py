@@ -55,9 +55,9 @@ def build_task_graph(resolved, plugin_dir: Path, trt_version: str | None = None,
 
 def _plan_model(plan: TaskGraph, mp: ModelTasks, m, by_content: dict[str, str]) -> None:
     from ..stages.extract import extract, prepare_model
-    from ..stages.model_index import ModelIndex
-    from ..stages.model_io import load_model, model_digest
-    from ..stages.selection import select_targets
+    from ..graph.model_index import ModelIndex
+    from ..graph.model_io import load_model, model_digest
+    from ..graph.selection import select_targets
 
     mp.sha256 = model_digest(m.source) if Path(m.source).is_file() else ""
     dynamic = dict(m.dynamic)

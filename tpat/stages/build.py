@@ -73,7 +73,12 @@ def find_nvcc() -> str:
 
 @functools.lru_cache(maxsize=1)
 def nvcc_version() -> str:
-    out = subprocess.run([find_nvcc(), "--version"], capture_output=True, text=True, check=False).stdout
+    """For task keys; "absent" without nvcc (planning works anywhere; the build task then says nvcc is missing)."""
+    try:
+        nvcc = find_nvcc()
+    except BuildError:
+        return "absent"
+    out = subprocess.run([nvcc, "--version"], capture_output=True, text=True, check=False).stdout
     m = re.search(r"release ([\d.]+), V([\d.]+)", out)
     return m.group(2) if m else out.strip().splitlines()[-1] if out.strip() else "unknown"
 

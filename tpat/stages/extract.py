@@ -22,9 +22,9 @@ from ..ir import expr as E
 from ..ir.dtypes import dtype_from_onnx
 from ..ir.signature import DimSpec, Signature, TensorSig
 from ..names import identifier
-from .dtype_policy import convert as convert_dtypes
-from .model_index import ConstantInfo, ModelIndex, with_shape_constants
-from .selection import Target
+from ..graph.dtype_policy import convert as convert_dtypes
+from ..graph.model_index import ConstantInfo, ModelIndex, with_shape_constants
+from ..graph.selection import Target
 
 if TYPE_CHECKING:  # the spec's range type: anything with min, opt and max will do
     from ..spec.model import DimRange

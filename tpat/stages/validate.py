@@ -17,7 +17,7 @@ import numpy as np
 import onnx
 
 from ..ir.signature import Signature
-from .inputs import make_inputs
+from ..graph.op_inputs import make_inputs
 
 log = logging.getLogger(__name__)
 TOLERANCES = {"float32": (1e-5, 1e-5), "float16": (1e-2, 1e-2), "bfloat16": (5e-2, 5e-2)}
@@ -184,7 +184,7 @@ def reference_for(subgraph: onnx.ModelProto, sig: Signature, reference_model: on
     if reference_model is not None:
         return reference_model
     if any(t.dtype.name == "bfloat16" for t in (*sig.inputs, *sig.outputs)):
-        from .dtype_policy import convert
+        from ..graph.dtype_policy import convert
 
         return convert(subgraph, "fp32", "validation reference").model
     return subgraph
@@ -200,7 +200,7 @@ def reference_outputs(reference_model: onnx.ModelProto, sig: Signature, plugin_i
 def to_device_dtype(values: np.ndarray, dtype: str) -> np.ndarray:
     """The bytes the plugin takes: bfloat16 as uint16 bit patterns (numpy has no bfloat16)."""
     if dtype == "bfloat16":
-        from .dtype_policy import float32_to_bf16_bits
+        from ..graph.dtype_policy import float32_to_bf16_bits
 
         return float32_to_bf16_bits(np.asarray(values, np.float32))
     return np.ascontiguousarray(values, dtype=np.dtype(dtype))
@@ -208,7 +208,7 @@ def to_device_dtype(values: np.ndarray, dtype: str) -> np.ndarray:
 
 def from_device_dtype(values: np.ndarray, dtype: str) -> np.ndarray:
     if dtype == "bfloat16":
-        from .dtype_policy import bf16_bits_to_float32
+        from ..graph.dtype_policy import bf16_bits_to_float32
 
         return bf16_bits_to_float32(values)
     return values

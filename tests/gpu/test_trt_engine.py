@@ -26,7 +26,7 @@ torch = pytest.importorskip("torch", reason="torch is needed for the device buff
 
 import harness_cases as hc  # noqa: E402
 import op_models  # noqa: E402
-from tpat.stages.inputs import make_inputs  # noqa: E402
+from tpat.graph.op_inputs import make_inputs  # noqa: E402
 from tpat.stages.validate import compare, reference  # noqa: E402
 from tpat.trt.commands import dim_ranges, input_profiles  # noqa: E402
 

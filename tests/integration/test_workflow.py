@@ -50,10 +50,8 @@ def test_apply_then_reapply_runs_nothing_and_is_reproducible(tmp_path):
     out = tmp_path / "w" / "out"
     manifest = (out / "tpat.lock.yaml").read_bytes()
     sources = {p.name: p.read_bytes() for p in (out / "trt_plugin" / "src").iterdir()}
-    start = time.perf_counter()
     second = apply_spec(spec, progress=False)
-    warm = time.perf_counter() - start
-    assert second.ran == [] and warm < 2 * 1.0, f"warm re-apply took {warm:.2f}s for 2 models"
+    assert second.ran == [] and len(second.cached) == 3, "a re-apply runs nothing: every task is a cache hit"
     assert (out / "tpat.lock.yaml").read_bytes() == manifest
     # cold again from scratch: same sources and manifest, byte for byte
     shutil.rmtree(cache)

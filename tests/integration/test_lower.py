@@ -8,19 +8,13 @@ from onnx import TensorProto as T
 from onnx import helper as h
 
 import op_models
-from test_extract import _extract
+from node_helpers import lower_node
 from tpat.errors import LoweringError
 from tpat.ir import expr as E
-from tpat.stages.lower import lower
-
-
-def _lower(model):
-    ex = _extract(model)
-    return ex, lower(ex.subgraph, ex.signature)
 
 
 def test_softmax_grid_is_an_expression_of_batch():
-    ex, low = _lower(op_models.softmax())
+    ex, low = lower_node(op_models.softmax())
     (k,) = low.launch_plan.kernels
     assert k.name == "softmax_kernel"
     # tpat's short-row rule: 8 rows of 128 fp32 per batch, 16 lanes per row (32 bytes each), 8 rows per block
@@ -31,14 +25,14 @@ def test_softmax_grid_is_an_expression_of_batch():
 
 
 def test_reduce_max_grid_rounds_up():
-    _, low = _lower(op_models.reduce_max())
+    _, low = lower_node(op_models.reduce_max())
     grid = low.launch_plan.kernels[0].grid[0]
     assert E.to_str(grid) == "((batch + 63) // 64)"
     assert [E.evaluate(grid, [b]) for b in (1, 64, 65)] == [1, 1, 2]
 
 
 def test_scatter_nd_has_three_kernels_and_a_workspace_in_order():
-    _, low = _lower(op_models.scatter_nd())
+    _, low = lower_node(op_models.scatter_nd())
     names = [k.name for k in low.launch_plan.kernels]
     assert names == ["fused_shape_to_tensor_less_strided_slice_add_where_kernel", "scatter_nd_flat_kernel",
                      "scatter_nd_flat_kernel_1"]
@@ -50,7 +44,7 @@ def test_scatter_nd_has_three_kernels_and_a_workspace_in_order():
 
 
 def test_layer_norm_constants_are_planned_for_upload_once():
-    _, low = _lower(op_models.layer_norm())
+    _, low = lower_node(op_models.layer_norm())
     assert [c.shape for c in low.launch_plan.constants] == [(64,), (64,)]
     gamma = onnx.numpy_helper.to_array(op_models.layer_norm().graph.initializer[0])
     assert low.launch_plan.constants[0].data == gamma.tobytes() or low.launch_plan.constants[1].data == gamma.tobytes()
@@ -59,13 +53,13 @@ def test_layer_norm_constants_are_planned_for_upload_once():
 
 
 def test_one_hot_output_dtype_is_fixed_to_the_declared_float32():
-    _, low = _lower(op_models.one_hot())
+    _, low = lower_node(op_models.one_hot())
     assert low.signature.outputs[0].dtype.name == "float32"
     assert "cast" in low.launch_plan.kernels[0].name
 
 
 def test_plan_is_plain_json():
-    _, low = _lower(op_models.scatter_nd())
+    _, low = lower_node(op_models.scatter_nd())
     text = json.dumps(low.launch_plan.to_json(), sort_keys=True)
     assert '"kind": "workspace"' in text and '"dim": 0' in text
 

@@ -11,7 +11,7 @@ import pytest
 from tpat.errors import TpatError
 from tpat.trt import headers
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def fake_include(tmp_path: Path, version_lines: str) -> Path:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tpat.spec.schema import spec_schema, spec_schema_text
 
-COMMITTED = Path(__file__).parents[2] / "docs" / "spec.schema.json"
+COMMITTED = Path(__file__).parents[3] / "docs" / "spec.schema.json"
 
 
 def test_committed_schema_is_current():

@@ -13,8 +13,7 @@ import pytest
 from onnx import TensorProto as T
 from onnx import helper as h
 
-from test_lower import _lower
-from test_schedules import _fixed, _kernel_bodies
+from node_helpers import fixed_model, kernel_bodies, lower_node
 
 ELEM = {"float32": T.FLOAT, "float16": T.FLOAT16}
 
@@ -24,7 +23,7 @@ def _resize(in_shape, out_hw, mode="half_pixel", dtype="float32", method="linear
     sizes = onnx.numpy_helper.from_array(np.array(out_shape, np.int64), "sizes")
     node = h.make_node("Resize", ["x", "", "", "sizes"], ["y"], name="rs", mode=method,
                        coordinate_transformation_mode=mode)
-    return _fixed(node, [h.make_tensor_value_info("x", ELEM[dtype], in_shape)],
+    return fixed_model(node, [h.make_tensor_value_info("x", ELEM[dtype], in_shape)],
                   [h.make_tensor_value_info("y", ELEM[dtype], out_shape)], inits=[sizes], opset=19)
 
 
@@ -98,20 +97,20 @@ def test_a_4x_upsample_reads_each_source_pixel_once_per_vector():
     """(32,32,44,50) -> (176,200), TPAT's benchmark shape: a vector's 4 outputs take 3 source columns of 2 rows, so
     a thread's two vectors make 12 distinct loads (TVM's float coordinates gave 32), with constant weights and no
     float floor."""
-    _, low = _lower(_resize((32, 32, 44, 50), (176, 200)))
-    body = _kernel_bodies(low.cuda_source)
+    _, low = lower_node(_resize((32, 32, 44, 50), (176, 200)))
+    body = kernel_bodies(low.cuda_source)
     assert len(_gathered_addresses(body)) == 2 * 3 * 2, "2 vectors x 3 columns x 2 rows"
     assert "floorf" not in body and "0x1.8p-2f/*3.750000e-01*/" in body, "no float floor, constant weights (3/8)"
 
 
 def test_a_fractional_upsample_shares_a_window_per_vector():
     """12 -> 200 columns (ratio 50/3): a vector's 4 outputs read one window of 3 source columns."""
-    _, low = _lower(_resize((32, 64, 11, 12), (176, 200)))
-    assert len(_gathered_addresses(_kernel_bodies(low.cuda_source))) == 2 * 3 * 2
+    _, low = lower_node(_resize((32, 64, 11, 12), (176, 200)))
+    assert len(_gathered_addresses(kernel_bodies(low.cuda_source))) == 2 * 3 * 2
 
 
 def test_a_downsample_reads_two_columns_per_output():
     """20 -> 7 columns: taps far apart, so no shared window (each output its own two columns)."""
-    _, low = _lower(_resize((64, 32, 16, 20), (5, 8)))
-    body = _kernel_bodies(low.cuda_source)
+    _, low = lower_node(_resize((64, 32, 16, 20), (5, 8)))
+    body = kernel_bodies(low.cuda_source)
     assert "floorf" not in body and len(_gathered_addresses(body)) > 2 * 3 * 2

@@ -17,9 +17,9 @@ import pytest
 from tpat.errors import TpatError
 from tpat.examples import BUILTIN, write_builtin
 from tpat.spec import load_spec, resolve_spec
-from tpat.stages.selection import select_targets
+from tpat.graph.selection import select_targets
 
-RECIPES_DIR = Path(__file__).resolve().parents[1] / "recipes"
+RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"
 RECIPES = sorted(p.name for p in RECIPES_DIR.iterdir() if (p / "make_model.py").is_file())
 BATCHES = (1, 4)
 _NP = {onnx.TensorProto.FLOAT: np.float32, onnx.TensorProto.INT64: np.int64}

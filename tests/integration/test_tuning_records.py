@@ -18,7 +18,7 @@ from tpat.workflow import apply_spec, load_resolved
 from tuning_helpers import planned_tune_key, write_records
 from workflow_helpers import erf_model, tpat_cli, write_spec
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks.cases
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # benchmarks.cases
 THREADS = 128  # the default schedule uses 256 threads per block: the tuned kernels are told apart by this
 
 
@@ -54,7 +54,7 @@ def test_rebuild_from_records_reproduces_tuned_sources(tmp_path):
     assert (out / "tpat.lock.yaml").read_text() == manifest
 
 
-GPU_RECORDS = Path(__file__).resolve().parent.parent / "benchmarks" / "records"
+GPU_RECORDS = Path(__file__).resolve().parents[2] / "benchmarks" / "records"
 
 
 @pytest.mark.parametrize("case_name", sorted(p.name for p in GPU_RECORDS.iterdir() if p.is_dir()))

@@ -10,7 +10,7 @@ from onnx import helper as h
 import tpat
 from tpat.errors import SelectionError
 from tpat.layout import file_names
-from tpat.stages.selection import select_targets
+from tpat.graph.selection import select_targets
 
 
 def _erfs(names: list[str]) -> onnx.ModelProto:

@@ -4,7 +4,7 @@ from onnx import helper as h
 
 from tpat.errors import SelectionError
 from tpat.names import identifier
-from tpat.stages.selection import orient_plugin_map, select_targets
+from tpat.graph.selection import orient_plugin_map, select_targets
 
 
 def _graph(names_ops):

@@ -6,23 +6,17 @@ from onnx import helper as h
 from onnx import numpy_helper as nh
 
 import op_models
+from node_helpers import extract_node
 from tpat.errors import ModelError
 from tpat.ir import expr as E
 from tpat.spec import DimRange
-from tpat.stages.extract import EMBED_LIMIT_BYTES, extract, prepare_model
-from tpat.stages.selection import select_targets
+from tpat.stages.extract import EMBED_LIMIT_BYTES
 
 BATCH = {"batch": DimRange(min=1, opt=128, max=256)}
 
 
-def _extract(model, dynamic=BATCH, op_type=None):
-    model = prepare_model(model, dynamic)
-    (target,) = select_targets(model.graph, node_types=[op_type or model.graph.node[-1].op_type])
-    return extract(model, target, dynamic)
-
-
 def test_symbolic_batch_is_kept_and_read_from_an_input():
-    ex = _extract(op_models.scatter_nd())
+    ex = extract_node(op_models.scatter_nd())
     sig = ex.signature
     assert [d.name for d in sig.dims] == ["batch"]
     assert (sig.dims[0].input, sig.dims[0].axis) == (0, 0)
@@ -39,14 +33,14 @@ def test_tpat_zero_batch_convention_becomes_symbolic():
     model = op_models.erf()
     model.graph.input[0].type.tensor_type.shape.dim[0].Clear()
     model.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 0
-    sig = _extract(model).signature
+    sig = extract_node(model).signature
     assert sig.inputs[0].shape[0] == E.Dim(0, "batch")
 
 
 def test_other_dynamic_dims_by_name():
     model = op_models._model(h.make_node("Erf", ["x"], ["y"], name="e"), [op_models._vi("x", T.FLOAT, ["N", "seq"])],
                              [op_models._vi("y", T.FLOAT, ["N", "seq"])])
-    sig = _extract(model, {"N": DimRange(min=1, opt=4, max=8), "seq": DimRange(min=16, opt=64, max=128)}).signature
+    sig = extract_node(model, {"N": DimRange(min=1, opt=4, max=8), "seq": DimRange(min=16, opt=64, max=128)}).signature
     assert [(d.name, d.min, d.max, d.axis) for d in sig.dims] == [("N", 1, 8, 0), ("seq", 16, 128, 1)]
 
 
@@ -54,7 +48,7 @@ def test_undeclared_symbolic_dim_is_an_actionable_error():
     model = op_models._model(h.make_node("Erf", ["x"], ["y"], name="e"), [op_models._vi("x", T.FLOAT, ["batch", "seq"])],
                              [op_models._vi("y", T.FLOAT, ["batch", "seq"])])
     with pytest.raises(ModelError, match="symbolic dim 'seq', which is not declared dynamic") as e:
-        _extract(model)
+        extract_node(model)
     assert "declare it" in str(e.value)
 
 
@@ -64,9 +58,9 @@ def test_small_constants_are_baked_in_large_ones_stay_inputs():
     node = h.make_node("Einsum", ["x", "w"], ["y"], name="es", equation="bi,i->b")
     model = op_models._model(node, [op_models._vi("x", T.FLOAT, ["batch", large.size])],
                              [op_models._vi("y", T.FLOAT, ["batch"])], [nh.from_array(large, "w")])
-    ex = _extract(model)
+    ex = extract_node(model)
     assert ex.input_names == ("x", "w") and ex.folded_inputs == ()
-    ex2 = _extract(op_models.einsum())
+    ex2 = extract_node(op_models.einsum())
     assert ex2.input_names == ("x",) and ex2.folded_inputs == ("w",)
     assert small.nbytes < EMBED_LIMIT_BYTES
 
@@ -77,7 +71,7 @@ def test_constant_node_inputs_are_folded():
     g = h.make_graph([const, mod], "g", [op_models._vi("a", T.INT32, ["batch", 4])],
                      [op_models._vi("y", T.INT32, ["batch", 4])])
     model = h.make_model(g, opset_imports=[h.make_opsetid("", 17)])
-    ex = _extract(model, op_type="Mod")
+    ex = extract_node(model, op_type="Mod")
     assert ex.input_names == ("a",) and ex.folded_inputs == ("k",)
 
 
@@ -85,9 +79,9 @@ def test_float64_is_refused_with_reason():
     model = op_models._model(h.make_node("Erf", ["x"], ["y"], name="e"), [op_models._vi("x", T.DOUBLE, ["batch", 4])],
                              [op_models._vi("y", T.DOUBLE, ["batch", 4])])
     with pytest.raises(ModelError, match="DOUBLE, which a TensorRT plugin cannot carry"):
-        _extract(model)
+        extract_node(model)
 
 
 def test_fixed_shape_mode_needs_static_shapes():
     with pytest.raises(ModelError, match="not declared dynamic"):
-        _extract(op_models.erf(), dynamic={})
+        extract_node(op_models.erf(), dynamic={})

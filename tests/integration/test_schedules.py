@@ -16,20 +16,8 @@ from onnx import TensorProto as T
 from onnx import helper as h
 
 import op_models
-from test_lower import _lower
+from node_helpers import fixed_model, kernel_bodies, lower_node
 from tpat.ir import expr as E
-
-
-def _fixed(node, inputs, outputs, inits=(), opset=17):
-    graph = h.make_graph([node], "g", inputs, outputs, initializer=list(inits))
-    model = h.make_model(graph, opset_imports=[h.make_opsetid("", opset)])
-    onnx.checker.check_model(model)
-    return model
-
-
-def _kernel_bodies(src: str) -> str:
-    """The device code only (the launcher's host code has its own 64-bit arithmetic)."""
-    return "\n".join(m.group(0) for m in re.finditer(r"__global__[^{]*\{.*?\n\}", src, re.S))
 
 
 @pytest.mark.parametrize("shape, elem, lanes, vector", [
@@ -38,14 +26,14 @@ def _kernel_bodies(src: str) -> str:
     ((2, 3, 100), T.FLOAT, 32, None),  # 100 does not split into whole vectors: a warp, scalar
 ])
 def test_short_rows_get_lanes_of_a_warp_and_no_shared_memory(shape, elem, lanes, vector):
-    model = _fixed(h.make_node("Softmax", ["x"], ["y"], name="sm", axis=-1),
+    model = fixed_model(h.make_node("Softmax", ["x"], ["y"], name="sm", axis=-1),
                    [h.make_tensor_value_info("x", elem, shape)], [h.make_tensor_value_info("y", elem, shape)])
-    _, low = _lower(model)
+    _, low = lower_node(model)
     (k,) = low.launch_plan.kernels
     rows = int(np.prod(shape[:-1]))
     assert k.block[0] == lanes and k.block[0] * k.block[1] <= 1024
     assert k.grid[0] * k.block[1] == rows  # whole rows per block, each row once
-    body = _kernel_bodies(low.cuda_source)
+    body = kernel_bodies(low.cuda_source)
     assert "__shfl_down_sync" in body and "__shared__" not in body and "__syncthreads" not in body
     if vector:
         assert f"*({vector}*)(in0_ptr + " in body and f"*({vector}*)(T_softmax_norm_ptr + " in body
@@ -55,10 +43,10 @@ def test_short_rows_get_lanes_of_a_warp_and_no_shared_memory(shape, elem, lanes,
 
 @pytest.mark.parametrize("elem, exp", [(T.FLOAT, "expf("), (T.FLOAT16, "__expf(")])
 def test_softmax_accumulates_in_fp32_with_one_reciprocal_per_row(elem, exp):
-    model = _fixed(h.make_node("Softmax", ["x"], ["y"], name="sm", axis=-1),
+    model = fixed_model(h.make_node("Softmax", ["x"], ["y"], name="sm", axis=-1),
                    [h.make_tensor_value_info("x", elem, (4, 128))], [h.make_tensor_value_info("y", elem, (4, 128))])
-    _, low = _lower(model)
-    body = _kernel_bodies(low.cuda_source)
+    _, low = lower_node(model)
+    body = kernel_bodies(low.cuda_source)
     assert "hexp" not in body and "half in_thread" not in body, "no half-precision exp or sums"
     assert exp in body and ("__expf(" in body) == (elem == T.FLOAT16), "fast exp only where the result is 16-bit"
     assert re.search(r"\(0x1p\+0f/\*1\.000000e\+00\*/ / red_buf0_ptr_1\[0\]\)", body), "x * (1 / sum)"
@@ -83,59 +71,59 @@ def test_softmax_legalization_matches_numpy_on_any_axis(axis):
 
 
 def test_softmax_over_a_leading_axis_lowers_for_the_gpu():
-    model = _fixed(h.make_node("Softmax", ["x"], ["y"], name="sm", axis=1),
+    model = fixed_model(h.make_node("Softmax", ["x"], ["y"], name="sm", axis=1),
                    [h.make_tensor_value_info("x", T.FLOAT16, (2, 12, 64))],
                    [h.make_tensor_value_info("y", T.FLOAT16, (2, 12, 64))])
-    _, low = _lower(model)
-    assert low.launch_plan.kernels and "__expf(" in _kernel_bodies(low.cuda_source)
+    _, low = lower_node(model)
+    assert low.launch_plan.kernels and "__expf(" in kernel_bodies(low.cuda_source)
 
 
 def test_short_rows_with_a_dynamic_batch():
-    _, low = _lower(op_models.softmax())  # (batch, 8, 128) fp32
+    _, low = lower_node(op_models.softmax())  # (batch, 8, 128) fp32
     (k,) = low.launch_plan.kernels
     assert k.block == (16, 8, 1) and E.to_str(k.grid[0]) == "batch"
 
 
 def test_long_rows_get_a_warp_when_there_are_many():
     shape = (64, 128, 768)  # BERT-base LayerNorm at batch 64: 8192 rows
-    model = _fixed(h.make_node("Softmax", ["x"], ["y"], name="sm", axis=-1),
+    model = fixed_model(h.make_node("Softmax", ["x"], ["y"], name="sm", axis=-1),
                    [h.make_tensor_value_info("x", T.FLOAT16, shape)],
                    [h.make_tensor_value_info("y", T.FLOAT16, shape)])
-    _, low = _lower(model)
+    _, low = lower_node(model)
     (k,) = low.launch_plan.kernels
     assert k.block == (32, 8, 1) and k.grid[0] == 64 * 128 // 8
-    assert "*(uint4*)(in0_ptr + " in _kernel_bodies(low.cuda_source), "each lane's share in 16-byte vectors"
+    assert "*(uint4*)(in0_ptr + " in kernel_bodies(low.cuda_source), "each lane's share in 16-byte vectors"
 
 
 def test_many_long_rows_not_splitting_into_vectors_stay_scalar():
-    model = _fixed(h.make_node("Softmax", ["x"], ["y"], name="sm", axis=-1),
+    model = fixed_model(h.make_node("Softmax", ["x"], ["y"], name="sm", axis=-1),
                    [h.make_tensor_value_info("x", T.FLOAT, (64, 128, 800))],
                    [h.make_tensor_value_info("y", T.FLOAT, (64, 128, 800))])
-    _, low = _lower(model)
+    _, low = lower_node(model)
     (k,) = low.launch_plan.kernels
-    assert k.block == (32, 8, 1) and "float4" not in _kernel_bodies(low.cuda_source)
+    assert k.block == (32, 8, 1) and "float4" not in kernel_bodies(low.cuda_source)
 
 
 def test_few_long_rows_get_a_warp_each_in_vectors():
     rng = np.random.default_rng(0)
     gamma, beta = (onnx.numpy_helper.from_array(rng.random(768, dtype=np.float32), n) for n in ("g", "b"))
-    model = _fixed(h.make_node("LayerNormalization", ["x", "g", "b"], ["y"], name="ln", axis=-1),
+    model = fixed_model(h.make_node("LayerNormalization", ["x", "g", "b"], ["y"], name="ln", axis=-1),
                    [h.make_tensor_value_info("x", T.FLOAT, (1, 128, 768))],
                    [h.make_tensor_value_info("y", T.FLOAT, (1, 128, 768))], inits=[gamma, beta])
-    _, low = _lower(model)
+    _, low = lower_node(model)
     (k,) = low.launch_plan.kernels
     assert k.block == (32, 1, 1) and k.grid[0] == 128  # a row a block: the 128 rows spread over the SMs
-    body = _kernel_bodies(low.cuda_source)
+    body = kernel_bodies(low.cuda_source)
     assert "__shared__" not in body
     assert {"in0", "B", "C", "T_layer_norm"} <= set(re.findall(r"\*\(float4\*\)\((\w+)_ptr \+ ", body)), \
         "rows, gamma and beta read in vectors, the output written in vectors"
 
 
 def test_few_long_rows_not_splitting_into_vectors_keep_dlights_block_per_row():
-    model = _fixed(h.make_node("Softmax", ["x"], ["y"], name="sm", axis=-1),
+    model = fixed_model(h.make_node("Softmax", ["x"], ["y"], name="sm", axis=-1),
                    [h.make_tensor_value_info("x", T.FLOAT, (4, 1000))],
                    [h.make_tensor_value_info("y", T.FLOAT, (4, 1000))])
-    _, low = _lower(model)
+    _, low = lower_node(model)
     (k,) = low.launch_plan.kernels
     assert k.block == (256, 1, 1) and k.grid[0] == 4
 
@@ -143,51 +131,51 @@ def test_few_long_rows_not_splitting_into_vectors_keep_dlights_block_per_row():
 @pytest.mark.parametrize("elem, vector, shape", [(T.FLOAT, "float4", (64, 3072)), (T.FLOAT16, "uint4", (64, 3072)),
                                                  (T.FLOAT, "float4", (1, 128, 3072))])  # a unit (batch) axis too
 def test_elementwise_kernels_move_16_bytes_per_access(elem, vector, shape):
-    model = _fixed(h.make_node("Erf", ["x"], ["y"], name="erf"), [h.make_tensor_value_info("x", elem, shape)],
+    model = fixed_model(h.make_node("Erf", ["x"], ["y"], name="erf"), [h.make_tensor_value_info("x", elem, shape)],
                    [h.make_tensor_value_info("y", elem, shape)])
-    _, low = _lower(model)
+    _, low = lower_node(model)
     (k,) = low.launch_plan.kernels
     lanes = 4 if elem == T.FLOAT else 8
     assert k.block == (256, 1, 1) and k.grid[0] * 256 * lanes == int(np.prod(shape))
-    body = _kernel_bodies(low.cuda_source)
+    body = kernel_bodies(low.cuda_source)
     assert f"*({vector}*)(in0_ptr + " in body, "one vector load from global memory"
     assert re.search(rf"\*\({vector}\*\)\(compute_ptr \+ [^;]*= \*\({vector}\*\)", body), "one vector store"
 
 
 def test_elementwise_with_an_odd_inner_extent_is_left_to_dlight():
-    model = _fixed(h.make_node("Erf", ["x"], ["y"], name="erf"), [h.make_tensor_value_info("x", T.FLOAT, (5, 7))],
+    model = fixed_model(h.make_node("Erf", ["x"], ["y"], name="erf"), [h.make_tensor_value_info("x", T.FLOAT, (5, 7))],
                    [h.make_tensor_value_info("y", T.FLOAT, (5, 7))])
-    _, low = _lower(model)
-    assert "float4" not in _kernel_bodies(low.cuda_source)
+    _, low = lower_node(model)
+    assert "float4" not in kernel_bodies(low.cuda_source)
 
 
 def test_a_large_gather_gives_a_thread_two_vectors_half_a_row_apart():
-    model = _fixed(h.make_node("Resize", ["x", "", "", "sizes"], ["y"], name="rs", mode="linear"),
+    model = fixed_model(h.make_node("Resize", ["x", "", "", "sizes"], ["y"], name="rs", mode="linear"),
                    [h.make_tensor_value_info("x", T.FLOAT, (32, 32, 44, 50))],
                    [h.make_tensor_value_info("y", T.FLOAT, (32, 32, 176, 200))],
                    inits=[onnx.numpy_helper.from_array(np.array([32, 32, 176, 200], np.int64), "sizes")], opset=19)
-    _, low = _lower(model)
+    _, low = lower_node(model)
     (k,) = low.launch_plan.kernels
     assert k.block == (256, 1, 1) and k.grid[0] * 256 * 8 == 32 * 32 * 176 * 200
-    body = _kernel_bodies(low.cuda_source)
+    body = kernel_bodies(low.cuda_source)
     stores = re.findall(r"\*\(float4\*\)\(resize_ptr \+ [^;]*;", body)
     assert len(stores) == 2 and "% 25) * 4)) + 100))" in stores[1], "two vector stores, half a row (100) apart"
     assert "% 200" not in body and "% 25)" in body, "the column from the thread's first vector, not per element"
 
 
 def test_a_small_gather_keeps_a_vector_per_thread():
-    _, low = _lower(op_models.resize_linear())  # (batch, 3, 16, 20): 240 vectors a batch
-    assert "resize_local_ptr[8]" not in _kernel_bodies(low.cuda_source)
+    _, low = lower_node(op_models.resize_linear())  # (batch, 3, 16, 20): 240 vectors a batch
+    assert "resize_local_ptr[8]" not in kernel_bodies(low.cuda_source)
 
 
 def test_gather_nd_loads_its_index_tuple_once_and_the_slice_in_vectors():
-    model = _fixed(h.make_node("GatherND", ["data", "idx"], ["y"], name="g"),
+    model = fixed_model(h.make_node("GatherND", ["data", "idx"], ["y"], name="g"),
                    [h.make_tensor_value_info("data", T.FLOAT, (1, 128, 128, 224)),
                     h.make_tensor_value_info("idx", T.INT64, (1, 600, 3))],
                    [h.make_tensor_value_info("y", T.FLOAT, (1, 600, 224))])
     model.graph.node[0].attribute.append(h.make_attribute("batch_dims", 0))
-    _, low = _lower(model)
-    body = _kernel_bodies(low.cuda_source)
+    _, low = lower_node(model)
+    body = kernel_bodies(low.cuda_source)
     assert "*(float4*)(in0_ptr + " in body, "the gathered slice in 16-byte loads"
     assert len(re.findall(r"in1_ptr\[[^\]]*\(int64_t\)2\)\] < \(int64_t\)0", body)) == 1, "each index read once"
 
@@ -196,28 +184,28 @@ def test_a_misaligned_gather_is_not_read_in_vectors():
     """Slice [1:9] of rows of 9: contiguous, but a vector would start at an odd offset (misaligned on the GPU)."""
     starts, ends, axes = (onnx.numpy_helper.from_array(np.array([v], np.int64), n)
                           for v, n in ((1, "starts"), (9, "ends"), (1, "axes")))
-    model = _fixed(h.make_node("Slice", ["x", "starts", "ends", "axes"], ["y"], name="sl"),
+    model = fixed_model(h.make_node("Slice", ["x", "starts", "ends", "axes"], ["y"], name="sl"),
                    [h.make_tensor_value_info("x", T.FLOAT, (64, 9))], [h.make_tensor_value_info("y", T.FLOAT, (64, 8))],
                    inits=[starts, ends, axes])
-    _, low = _lower(model)
-    body = _kernel_bodies(low.cuda_source)
+    _, low = lower_node(model)
+    body = kernel_bodies(low.cuda_source)
     assert "*(float4*)(x_ptr" not in body and "*(float4*)(in0_ptr" not in body
     assert re.search(r"\*\(float4\*\)\(\w+_ptr \+ ", body), "the output is still stored in vectors"
 
 
 def test_resize_indexes_in_32_bits():
-    _, low = _lower(op_models.resize_linear())
-    body = _kernel_bodies(low.cuda_source)
+    _, low = lower_node(op_models.resize_linear())
+    body = kernel_bodies(low.cuda_source)
     assert "int64_t" not in body, "tensors this small need no 64-bit index arithmetic"
 
 
 def test_int64_tensors_keep_64_bit_indices():
-    _, low = _lower(op_models.one_hot())  # int64 indices input: narrowing would change what the kernel reads
-    assert "int64_t" in _kernel_bodies(low.cuda_source)
+    _, low = lower_node(op_models.one_hot())  # int64 indices input: narrowing would change what the kernel reads
+    assert "int64_t" in kernel_bodies(low.cuda_source)
 
 
 def test_gather_nd_fuses_its_index_normalisation():
-    _, low = _lower(op_models.gather_nd())
+    _, low = lower_node(op_models.gather_nd())
     (k,) = low.launch_plan.kernels
     assert "gather_nd" in k.name and low.launch_plan.workspace == 0
 
@@ -225,7 +213,7 @@ def test_gather_nd_fuses_its_index_normalisation():
 @pytest.mark.parametrize("reduction, atomic", [("none", False), ("add", True)])
 def test_scatter_nd_runs_a_thread_per_updated_element(reduction, atomic):
     model = op_models.scatter_nd() if reduction == "none" else op_models.scatter_nd_add()
-    _, low = _lower(model)
+    _, low = lower_node(model)
     scatter = low.launch_plan.kernels[-1]
     assert scatter.name == "scatter_nd_flat_kernel_1"
     (updates,) = [i.type.tensor_type.shape for i in model.graph.input if i.name == "updates"]
@@ -236,11 +224,11 @@ def test_scatter_nd_runs_a_thread_per_updated_element(reduction, atomic):
 
 
 def test_scatter_nd_mul_keeps_tvms_kernel():
-    model = _fixed(h.make_node("ScatterND", ["d", "i", "u"], ["y"], name="s", reduction="mul"),
+    model = fixed_model(h.make_node("ScatterND", ["d", "i", "u"], ["y"], name="s", reduction="mul"),
                    [h.make_tensor_value_info("d", T.FLOAT, (4, 8)), h.make_tensor_value_info("i", T.INT64, (3, 1)),
                     h.make_tensor_value_info("u", T.FLOAT, (3, 8))], [h.make_tensor_value_info("y", T.FLOAT, (4, 8))],
                    opset=18)
-    _, low = _lower(model)
+    _, low = lower_node(model)
     assert not any(k.name.startswith("scatter_nd_flat") for k in low.launch_plan.kernels)
 
 

@@ -15,12 +15,12 @@ import numpy as np
 import onnx
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import cases as bc  # noqa: E402
-from tpat.stages.inputs import make_inputs  # noqa: E402
+from tpat.graph.op_inputs import make_inputs  # noqa: E402
 
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
 needs_torch = pytest.mark.skipif(not HAVE_TORCH, reason="torch not installed (pip install torch==2.13.0)")
@@ -182,7 +182,7 @@ def test_compare_renders_tuned_vs_untuned_from_committed_runs():
     measured in one device session), one row per case with records, each with its tune.json verdict."""
     from benchmarks.compare import compare
 
-    results = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
+    results = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
     text = compare(results / "untuned" / "results.json", [results / "results.json"])
     rows = [ln for ln in text.splitlines() if ln.startswith("| ") and "µs" not in ln]
     records = sorted(p.name for p in (results.parent / "records").iterdir() if (p / "tune.json").is_file())

@@ -10,7 +10,7 @@ from tpat.errors import SelectionError
 from tpat.spec import DimRange
 from tpat.stages.extract import extract, prepare_model
 from tpat.stages.rewrite import Replacement, rewrite
-from tpat.stages.selection import select_targets
+from tpat.graph.selection import select_targets
 
 BATCH = {"batch": DimRange(min=1, opt=8, max=64)}
 

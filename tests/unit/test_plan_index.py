@@ -19,7 +19,7 @@ from tpat.planner import build_task_graph
 from tpat.workflow import load_resolved
 from workflow_helpers import write_spec
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _plan(spec: Path, tmp_path: Path):

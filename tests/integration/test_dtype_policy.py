@@ -6,11 +6,11 @@ from onnx import TensorProto as T
 
 import op_models
 from tpat.errors import ModelError
-from tpat.stages.dtype_policy import bf16_bits_to_float32, float32_to_bf16_bits
+from tpat.graph.dtype_policy import bf16_bits_to_float32, float32_to_bf16_bits
 from tpat.spec import DimRange
 from tpat.stages.extract import extract, prepare_model
 from tpat.stages.rewrite import Replacement, rewrite
-from tpat.stages.selection import select_targets
+from tpat.graph.selection import select_targets
 
 BATCH = {"batch": DimRange(min=1, opt=8, max=64)}
 

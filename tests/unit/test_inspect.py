@@ -16,7 +16,7 @@ from tpat.cli.main import main
 from tpat.errors import ModelError
 from tpat.inspect import describe, inspect_model
 from tpat.spec import load_spec, resolve_spec
-from tpat.stages.selection import select_targets
+from tpat.graph.selection import select_targets
 
 
 def _model(nodes, inputs, outputs, inits=(), domains=()) -> onnx.ModelProto:

@@ -7,78 +7,16 @@ convert it end to end with nvcc, and render every template with hostile text in 
 
 from __future__ import annotations
 
-import re
-import subprocess
-from pathlib import Path
-
-import jinja2
 import onnx
 import pytest
 from onnx import TensorProto as T
 from onnx import helper as h
 
 import plugin_build as pb
-from tpat.cpp_text import c_comment, c_string
-from tpat.render import environment, render
+from hostile import HOSTILE, code_lines, symbols
+from tpat.render import render
 from tpat.trt.headers import find_headers
 from workflow_helpers import write_spec
-
-# Each would be code if printed raw: a preprocessor line, a declaration after a closed literal, a line splice.
-HOSTILE = [
-    "b\n#error injected through a dim name\n//",
-    'n"; int tpat_injected = 1; //',
-    "trailing backslash \\",
-    "*/ /* ??/ \u2028 \U0001F600 \r\n#error crlf",
-    "nul \x00 and bell \x07",
-]
-
-
-def _symbols(so: Path) -> str:
-    return subprocess.run(["nm", "-D", str(so)], capture_output=True, text=True, check=True).stdout
-
-
-def _code_lines(text: str) -> list[str]:
-    """Each line with its string literals and `//` comment cut out: model text may only live in those."""
-    lines = []
-    for ln in text.splitlines():
-        ln = re.sub(r'"(?:\\.|[^"\\])*"', '""', ln)
-        lines.append(ln.split("//", 1)[0].strip())
-    return lines
-
-
-def test_guard_refuses_raw_model_text():
-    env = environment()
-    for text in HOSTILE:
-        with pytest.raises(ValueError, match="unescaped text"):
-            env.from_string("// {{ x }}").render(x=text)
-        line = env.from_string("// {{ x | c_comment }}").render(x=text)
-        assert "\n" not in line and "\r" not in line and not line.endswith("\\")
-        literal = env.from_string("{{ x | c_string }}").render(x=text)
-        assert "\n" not in literal and literal.startswith('"') and literal.endswith('"')
-
-
-def test_string_literals_hold_the_exact_bytes(tmp_path):
-    """g++ prints each literal back: the bytes are the UTF-8 of the original text, nothing more, nothing less."""
-    body = "\n".join(f"  std::printf(\"%zu:\", sizeof({c_string(t)}) - 1); "
-                     f"std::fwrite({c_string(t)}, 1, sizeof({c_string(t)}) - 1, stdout);" for t in HOSTILE)
-    src = tmp_path / "lit.cpp"
-    src.write_text(f"#include <cstdio>\nint main() {{\n{body}\n}}\n")
-    exe = tmp_path / "lit"
-    subprocess.run(["g++", "-std=c++17", "-Wall", "-Werror", "-o", str(exe), str(src)], check=True)
-    out = subprocess.run([str(exe)], capture_output=True, check=True).stdout
-    printed = []
-    while out:
-        size, _, out = out.partition(b":")
-        printed.append(out[:int(size)])
-        out = out[int(size):]
-    assert printed == [t.encode() for t in HOSTILE]
-
-
-def test_comments_stay_on_one_line():
-    for text in HOSTILE:
-        line = str(c_comment(text))
-        assert all(0x20 <= ord(c) < 0x7F for c in line), line
-        assert not line.endswith("\\") and "??" not in line
 
 
 def _hostile_model() -> onnx.ModelProto:
@@ -111,12 +49,12 @@ def test_hostile_model_converts_and_builds(tmp_path):
     sources = sorted((out / "src").iterdir())
     assert sources
     for src in sources:
-        for line in _code_lines(src.read_text()):
+        for line in code_lines(src.read_text()):
             assert not line.startswith("#error") and "int tpat_injected" not in line, (src.name, line)
     libs = sorted((out / "lib").glob("*.so"))
     assert len(libs) == (2 if find_headers() else 1)
     for so in libs:
-        assert "tpat_injected" not in _symbols(so)
+        assert "tpat_injected" not in symbols(so)
     assert onnx.load(str(tmp_path / "w" / "out" / "m.tpat.onnx")).graph.node[0].domain == "trt.plugins"
 
 
@@ -136,30 +74,22 @@ def test_every_template_escapes_hostile_text(tmp_path):
     ctx = _hostile_context()
     sources = pb.render_sources(ctx, tmp_path / "src")
     for path in (tmp_path / "src").iterdir():
-        for line in _code_lines(path.read_text()):
+        for line in code_lines(path.read_text()):
             assert not line.startswith("#error") and "int tpat_injected" not in line, (path.name, line)
     kernels = tmp_path / "libk.so"
     pb.nvcc([*pb.PLUGIN_FLAGS, "-arch=sm_90", "-I", sources[0].parent, "-o", kernels, sources[1]], cwd=tmp_path)
     headers = find_headers()
     if headers is not None:
         so = pb.build_plugin(sources, headers.include_dir, tmp_path / "plugin.so")
-        assert "tpat_injected" not in _symbols(so)
+        assert "tpat_injected" not in symbols(so)
     variants = [{"index": 0, "fn": "tpat_tpat_h__v0_", "file": HOSTILE[0], "bucket": [], "describe": HOSTILE[1]},
                 {"index": 1, "fn": "tpat_tpat_h__v1_", "file": "f.cu", "bucket": [4], "describe": HOSTILE[3]}]
     dispatch = render("kernels_dispatch.cu.j2", **ctx, variants=variants)
     (tmp_path / "src" / "dispatch.cu").write_text(dispatch)
     pb.nvcc(["-std=c++17", *pb.WARN, "-I", tmp_path / "src", "-c", "-o", tmp_path / "d.o",
              tmp_path / "src" / "dispatch.cu"], cwd=tmp_path)
-    for line in _code_lines(dispatch):
+    for line in code_lines(dispatch):
         assert not line.startswith("#error") and "int tpat_injected" not in line
     with pytest.raises(ValueError, match="file name"):
         render("plugin_library.cu.j2", tpat_version="t",
                plugins=[{"ident": "tpat_h", "plugin_header": 'x.h"\n#error'}])
-
-
-def test_a_template_that_forgets_the_filter_fails_to_render():
-    env = environment()
-    template = env.from_string('constexpr char kLabel[] = "{{ label }}";')
-    with pytest.raises(ValueError, match="unescaped text"):
-        template.render(label=HOSTILE[1])
-    assert isinstance(env, jinja2.Environment)
