@@ -63,6 +63,7 @@ def test_planning_reads_the_constants_it_needs_from_the_data_file(tmp_path):
     assert _digests(src.parent) == before
 
 
+@pytest.mark.slow
 def test_a_weight_over_2gb_is_never_read_and_becomes_a_plugin_input(tmp_path):
     """A 2.5 GB weight (a sparse file) feeding the target: planned from its dims alone. Before, the whole model was
     loaded into memory and refused: onnx.checker on a proto over 2 GB."""

@@ -19,6 +19,7 @@ def _files(folder):
     return {p.relative_to(folder): (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()}
 
 
+@pytest.mark.slow
 def test_builtin_example_manifest_is_the_same_with_another_cache(tmp_path):
     """The example's manifest once embedded the cache folder (the builtin model's path) in its commands."""
     work = tmp_path / "w"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 import yaml
 
 from workflow_helpers import erf_model, tpat_cli, write_spec
 
 
+@pytest.mark.slow
 def test_verbose_apply_says_what_and_why(tmp_path):
     spec = write_spec(tmp_path / "w", {"a.onnx": erf_model(32)}, {"op_types": ["Erf"]}, tmp_path / "c")
     first = tpat_cli("-v", "apply", str(spec), "--no-progress")

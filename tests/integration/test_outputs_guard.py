@@ -100,6 +100,7 @@ def test_two_specs_sharing_an_output_folder(tmp_path):
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == files, "nothing of the first was touched"
 
 
+@pytest.mark.slow
 def test_two_onnx2plugin_runs_sharing_a_plugin_folder(tmp_path):
     """Same node name, different node: refused. Different names: both kept. The same model again: fine."""
     onnx.save(erf_model(32), tmp_path / "a.onnx")

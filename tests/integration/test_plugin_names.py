@@ -45,6 +45,7 @@ def test_no_plugin_writes_another_ones_files():
         select_targets(graph, plugin_name_dict={"a": "mine_kernels"})
 
 
+@pytest.mark.slow
 def test_all_three_convert_without_a_plugin_map(tmp_path):
     onnx.save(_erfs(["a/b", "a_b", "a.b", "a", "a_kernels"]), tmp_path / "m.onnx")
     result = tpat.onnx2plugin(tmp_path / "m.onnx", tmp_path / "o.onnx", node_types=["Erf"], validate="never")

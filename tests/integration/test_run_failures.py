@@ -102,6 +102,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads child processes from /proc")
 def test_killing_the_main_process_leaves_no_workers(tmp_path):
     models = {f"m{i}.onnx": erf_model(16 * (i + 1), name=f"erf{i}") for i in range(6)}

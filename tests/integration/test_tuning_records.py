@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # benchmarks.cases
 THREADS = 128  # the default schedule uses 256 threads per block: the tuned kernels are told apart by this
 
 
+@pytest.mark.slow
 def test_rebuild_from_records_reproduces_tuned_sources(tmp_path):
     cache = tmp_path / "cache"
     spec = write_spec(tmp_path / "w", {"a.onnx": erf_model(64)}, {"op_types": ["Erf"]}, cache,
@@ -57,6 +58,7 @@ def test_rebuild_from_records_reproduces_tuned_sources(tmp_path):
 GPU_RECORDS = Path(__file__).resolve().parents[2] / "benchmarks" / "records"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case_name", sorted(p.name for p in GPU_RECORDS.iterdir() if p.is_dir()))
 def test_records_tuned_on_the_h100_rebuild_the_same_kernels_here(case_name, tmp_path):
     """Records meta_schedule wrote on an H100 (benchmarks/tune_on_gpu.sh, 64 trials) rebuild, on this CPU machine,

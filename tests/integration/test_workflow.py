@@ -42,6 +42,7 @@ def test_plan_dag_and_reuse_across_models(tmp_path):
     assert "plugin tpat_erf, serves 2 nodes" in text and "(reused)" in text
 
 
+@pytest.mark.slow
 def test_apply_then_reapply_runs_nothing_and_is_reproducible(tmp_path):
     cache = tmp_path / "cache"
     spec = write_spec(tmp_path / "w", {"a.onnx": erf_model(32), "b.onnx": erf_model(32, name="e2")}, ERF, cache)
@@ -96,6 +97,7 @@ def test_damaged_cache_entry_is_rebuilt(tmp_path, caplog):
     assert "tampered" not in victim.read_text()
 
 
+@pytest.mark.slow
 def test_batch_of_ten_models_with_one_broken(tmp_path):
     cache = tmp_path / "cache"
     models = {f"m{i}.onnx": erf_model(16 * (1 + i % 3), name=f"erf{i}") for i in range(10)}
@@ -113,6 +115,7 @@ def test_batch_of_ten_models_with_one_broken(tmp_path):
     assert "FAILED" in proc.stdout and "m4.onnx" in proc.stdout
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_with_only_unfinished_tasks(tmp_path):
     cache = tmp_path / "cache"
     spec = write_spec(tmp_path / "w", {"a.onnx": erf_model(16), "b.onnx": erf_model(24), "c.onnx": erf_model(40)},
@@ -134,6 +137,7 @@ def test_killed_run_resumes_with_only_unfinished_tasks(tmp_path):
     assert not list((cache / "tmp").iterdir()) or all(p.is_dir() for p in (cache / "tmp").iterdir())
 
 
+@pytest.mark.slow
 def test_two_concurrent_applies_share_one_cache(tmp_path):
     cache = tmp_path / "cache"
     specs = [write_spec(tmp_path / f"w{i}", {"a.onnx": erf_model(32), "b.onnx": erf_model(56)}, ERF, cache)
