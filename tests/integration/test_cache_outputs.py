@@ -1,19 +1,11 @@
-"""The cache store survives what other programs and killed runs leave in it; only listed files reach outputs."""
+"""Through the pipeline: only the files a cache entry lists reach the outputs; killed runs' temp files are cleaned."""
 
 from __future__ import annotations
-
 
 from tpat.workflow import apply_spec
 from workflow_helpers import erf_model, write_spec
 
 ERF = {"op_types": ["Erf"]}
-
-
-def _build(text):
-    def body(tmp):
-        (tmp / "out.txt").write_text(text)
-        return {"n": 1}
-    return body
 
 
 def test_unlisted_files_never_reach_the_outputs(tmp_path):

@@ -10,9 +10,6 @@ import sys
 from tpat.cache import CacheStore
 from tpat.fsutil import remove_stale_temps
 
-ERF = {"op_types": ["Erf"]}
-
-
 def _build(text):
     def body(tmp):
         (tmp / "out.txt").write_text(text)
