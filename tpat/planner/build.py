@@ -37,7 +37,9 @@ def build_task_graph(resolved, plugin_dir: Path, trt_version: str | None = None,
                 jobs or resolved.executor.jobs, versions(trt_version), gpu=gpu)
     by_content: dict[str, str] = {}
     for i, m in enumerate(resolved.models):
-        mp = ModelTasks(i, m.source, m.output, check_trt=getattr(m, "check_trt", False) or check_trt)
+        mp = ModelTasks(i, m.source, m.output, check_trt=getattr(m, "check_trt", False) or check_trt,
+                        validate=bool(m.validate and gpu),
+                        dynamic={k: (r.min, r.opt, r.max) for k, r in m.dynamic.items()})
         plan.models.append(mp)
         problem = model_problem(mp)  # before any work: the output is the input, a folder, unwritable
         if problem:
