@@ -81,8 +81,8 @@ def index_bounds(model: onnx.ModelProto) -> dict[str, int]:
                 continue
             seen.add(t)
             for n, slot in readers.get(t, ()):
-                if n.op_type in _PASS_THROUGH and slot == 0 or n.op_type == "Concat":
-                    todo.extend(n.output)
+                if n.op_type in _PASS_THROUGH and slot == 0 or n.op_type in ("Concat", "Gather") and slot == 0:
+                    todo.extend(n.output)  # values pass on unchanged (a Gather of the ids picks some of them)
                 elif _INDEX_SLOT.get(n.op_type) == slot:
                     bound = _bound(n, shapes, consts)
                     if bound:
@@ -100,9 +100,11 @@ def _bound(node, shapes, consts) -> int | None:
     if node.op_type in ("Gather", "GatherElements", "ScatterElements"):
         axis = attrs.get("axis", 0)
         size = data[axis] if -len(data) <= axis < len(data) else None
-    else:  # GatherND / ScatterND: each index tuple addresses the leading axes; the smallest of them bounds all
+    else:  # GatherND / ScatterND: an index tuple of k values addresses the k axes after the batch axes
         batch = attrs.get("batch_dims", 0)
-        known = [d for d in data[batch:] if d]
+        index_shape = shapes.get(node.input[1]) or []
+        k = index_shape[-1] if index_shape and index_shape[-1] else len(data) - batch
+        known = [d for d in data[batch:batch + k] if d]
         size = min(known) if known else None
     return int(size) if size else None
 
