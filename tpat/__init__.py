@@ -3,5 +3,6 @@
 from ._version import __version__
 from .api import onnx2plugin
 from .errors import TpatError
+from .torch_export import from_torch
 
-__all__ = ["onnx2plugin", "TpatError", "__version__"]
+__all__ = ["from_torch", "onnx2plugin", "TpatError", "__version__"]

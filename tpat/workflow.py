@@ -26,6 +26,7 @@ class ModelStatus:
     output_sha256: str | None = None
     error: str | None = None
     trt_check: dict | None = None  # TensorRT-RTX parser/builder result, when requested
+    model_check: dict | None = None  # the whole rewritten model against the original on the GPU (validate stage)
     exception: Exception | None = field(default=None, repr=False)  # the rewrite's error, for the Python API
 
 
@@ -123,6 +124,8 @@ def run_plan(plan: TaskGraph, headers, progress: bool = True,
     place(outputs)
     for mp in plan.models:
         status = result.model_status[mp.index]
+        if mp.validate and mp.nodes and status.state == "ok":
+            _check_whole_model(plan, mp, status)
         if mp.check_trt and status.state == "ok":
             _check_trt(plan, mp, status)
     result.seconds = time.perf_counter() - start
@@ -160,6 +163,24 @@ def _check_trt(plan: TaskGraph, mp, status: ModelStatus) -> None:
     status.trt_check = {"ok": report.ok, "engine_bytes": report.engine_bytes}
     if not report.ok:
         status.state, status.error = "failed", f"check-trt: {report.summary()}"
+
+
+def _check_whole_model(plan: TaskGraph, mp, status: ModelStatus) -> None:
+    """The validate stage's per-model step: the rewritten model, plugins in place, against the original."""
+    from .runtime.whole_model import check_files
+
+    try:
+        check = check_files(mp.output, mp.source, plan.plugin_dir, "gpu", mp.dynamic)
+    except TpatError as exc:
+        status.state, status.error = "failed", f"whole-model check: {exc}"
+        status.model_check = {"passed": False, "error": str(exc).splitlines()[0]}
+        return
+    status.model_check = {"passed": check.passed, "sessions": check.sessions,
+                          "points": [{"dims": p.dims, "max_abs_err": float(f"{p.max_abs_err:.2g}")}
+                                     for p in check.points]}
+    log.info("%s", check.summary())
+    if not check.passed:
+        status.state, status.error = "failed", f"whole-model check: {check.summary()}"
 
 
 def _validation_summary(report: dict) -> dict:

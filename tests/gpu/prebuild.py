@@ -32,17 +32,22 @@ def main(argv=None) -> int:
                     help="TensorRT include folder to build against (default: TENSORRT_INCLUDE_DIR / kernel-lens)")
     ap.add_argument("--arch", action="append", default=None, help="CUDA arch, repeatable (default sm_90)")
     ap.add_argument("--ops", nargs="*", default=None, help="only these keys of CORE_OPS/EXTRA_OPS")
+    ap.add_argument("--whole-only", action="store_true", help="only the whole-model encoder (root/whole/)")
     args = ap.parse_args(argv)
     models = {**op_models.CORE_OPS, **op_models.EXTRA_OPS}
     if args.ops:
         models = {k: models[k] for k in args.ops}
     start = time.perf_counter()
+    if args.whole_only:
+        print(f"built {prebuild_validation.build_whole(args.out, tuple(args.arch or ('sm_90',)))}")
+        return 0
     manifest = harness_cases.prebuild(args.out, models, args.include, tuple(args.arch or ("sm_90",)))
     if not args.ops:  # the fixed-shape variants tests/gpu/test_validate_gpu.py checks
         prebuild_validation.build_fixed(args.out, tuple(args.arch or ("sm_90",)))
         prebuild_validation.build_policy_variants(args.out, tuple(args.arch or ("sm_90",)))
         prebuild_validation.build_tuned_dispatch(args.out, tuple(args.arch or ("sm_90",)))
         prebuild_validation.build_fused(args.out, tuple(args.arch or ("sm_90",)))
+        prebuild_validation.build_whole(args.out, tuple(args.arch or ("sm_90",)))
     print(f"{len(manifest['ops'])} plugins in {args.out} against TensorRT {manifest['trt_version']} headers "
           f"({manifest['trt_include']}), {time.perf_counter() - start:.0f}s")
     return 0

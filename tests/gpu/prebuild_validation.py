@@ -93,6 +93,32 @@ def build_fused(root: Path, arch=("sm_90",)) -> None:
             raise RuntimeError(f"fused {name}: {result.model_status}")
 
 
+WHOLE_DYNAMIC = {"batch": {"min": 1, "opt": 8, "max": 32}, "seq": {"min": 1, "opt": 64, "max": 128}}
+WHOLE_PATTERNS = [["Add", "LayerNormalization"], ["Div?", "Add", "Softmax"]]
+
+
+def build_whole(root: Path, arch=("sm_90",)) -> Path:
+    """A 4-layer encoder (tests/encoder_models.py) with its Add+LayerNorm, mask+Softmax and erf-GELU patterns fused
+    (3 plugins for 16 nodes) into ``root/whole/encoder/``: the GPU test runs the rewritten model whole."""
+    import yaml
+
+    import encoder_models
+    from tpat.workflow import apply_spec
+
+    folder = root / "whole" / "encoder"
+    folder.mkdir(parents=True, exist_ok=True)
+    onnx.save(encoder_models.encoder(layers=4), folder / "model.onnx")
+    spec = {"version": 1, "output_dir": "out",
+            "defaults": {"arch": list(arch), "validate": False, "dynamic": WHOLE_DYNAMIC},
+            "models": [{"path": "model.onnx",
+                        "targets": {"fuse_patterns": [*WHOLE_PATTERNS, encoder_models.GELU_DAG]}}]}
+    (folder / "spec.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    result = apply_spec(folder / "spec.yaml", progress=False)
+    if result.failed_models:
+        raise RuntimeError(f"whole encoder: {result.model_status}")
+    return folder
+
+
 def build_all(root: Path) -> None:
     """Everything the GPU tests read: dynamic plugins (harness_cases.prebuild) and the fixed-shape ones."""
     import harness_cases
@@ -102,3 +128,4 @@ def build_all(root: Path) -> None:
     build_policy_variants(root)
     build_tuned_dispatch(root)
     build_fused(root)
+    build_whole(root)

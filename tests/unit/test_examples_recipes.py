@@ -20,7 +20,8 @@ from tpat.spec import load_spec, resolve_spec
 from tpat.graph.selection import select_targets
 
 RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"
-RECIPES = sorted(p.name for p in RECIPES_DIR.iterdir() if (p / "make_model.py").is_file())
+RECIPES = sorted(p.name for p in RECIPES_DIR.iterdir() if (p / "recipe.yaml").is_file())  # numpy + onnx only
+TORCH_RECIPES = sorted(p.name for p in RECIPES_DIR.iterdir() if (p / "spec.yaml").is_file())  # from PyTorch
 BATCHES = (1, 4)
 _NP = {onnx.TensorProto.FLOAT: np.float32, onnx.TensorProto.INT64: np.int64}
 
@@ -152,3 +153,9 @@ def test_dlrm_recipe_targets_onehot():
     graph = _recipe_module("dlrm_onehot").build().graph
     (t,) = select_targets(graph, node_types=["OneHot"])
     assert t.node_name == "sparse/OneHot"
+
+
+def test_torch_recipes_have_a_spec_a_builder_and_a_readme():
+    assert {"bert_encoder", "vit_block", "gnn_layer", "dlrm_interaction"} <= set(TORCH_RECIPES)
+    for name in TORCH_RECIPES:
+        assert {"make_model.py", "spec.yaml"} <= {p.name for p in (RECIPES_DIR / name).iterdir()}

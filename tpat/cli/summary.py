@@ -95,9 +95,14 @@ def print_apply_summary(result) -> None:
         worst = max((p["max_abs_err"] for p in v["points"]), default=0)
         console.print(f"plugin {name}: {verdict} at {[p['dims'] for p in v['points']]}, max abs err {worst:.2g}")
     for m in plan.models:
+        whole = result.model_status[m.index].model_check
+        if whole is not None:
+            worst = max((p["max_abs_err"] for p in whole.get("points", ())), default=0)
+            verdict = f"matches the original, max abs err {worst:.2g}" if whole["passed"] else "DIFFERS"
+            console.print(f"whole model {_short(m.output)}: {verdict}")
         check = result.model_status[m.index].trt_check
         if check is not None:
-            verdict = f"engine built, plan {check.get('plan_bytes')} bytes" if check["ok"] else "FAILED"
+            verdict = f"engine built, {check.get('engine_bytes')} bytes" if check["ok"] else "FAILED"
             console.print(f"check-trt {_short(m.output)}: {verdict}")
     reused = reuse_of(plan)
     if reused:

@@ -15,6 +15,8 @@ import onnx
 
 from ..errors import SelectionError
 from ..names import default_plugin_name, identifier
+from .links import NodeLinks
+from .patterns import Pattern, find_matches
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class Target:
     plugin_name: str
     group: tuple[int, ...] = ()  # every node of a fused group; empty for a single node
     explicit: bool = False  # the plugin name comes from the user's plugin map (never changed, only refused)
+    pattern: str = ""  # the fuse pattern (variant) that matched the group: its matches extract alike
 
     @property
     def indices(self) -> tuple[int, ...]:
@@ -65,9 +68,11 @@ def select_targets(
     node_types: Sequence[str] | None = None,
     plugin_name_dict: Mapping[str, str] | None = None,
     fuse: Sequence[Sequence[str]] = (),
+    fuse_patterns: Sequence[Pattern] = (),
 ) -> list[Target]:
     """Targets in graph order. `fuse` lists groups of node names that become one plugin each (e.g. a mask Add and
-    the Softmax it feeds); a node in a group is not also converted alone."""
+    the Softmax it feeds); `fuse_patterns` are op-type patterns matched everywhere (`tpat.graph.patterns`), each
+    match a group, after the named groups; a node in a group is not also converted alone."""
     nodes = list(graph.node)
     by_name: dict[str, int] = {}
     for i, n in enumerate(nodes):
@@ -94,31 +99,43 @@ def select_targets(
             take(i)
     for name in plugin_for:
         take(by_name[name])
-    links = _Links(nodes) if fuse else None
-    groups = [_group(links, names, by_name) for names in fuse]
-    grouped = {i for g in groups for i in g}
+    links = NodeLinks(nodes) if fuse or fuse_patterns else None
+    groups = [(_group(links, names, by_name), "") for names in fuse]
+    grouped = {i for g, _ in groups for i in g}
+    groups += [(m.group, m.pattern.text) for m in _pattern_groups(links, fuse_patterns, grouped)]
+    grouped = {i for g, _ in groups for i in g}
     if not chosen and not groups:
+        if fuse_patterns:
+            raise SelectionError(f"no fuse pattern matched: {', '.join(p.text for p in fuse_patterns)}",
+                                 hint="check the op types and their order with `tpat inspect model.onnx`")
         raise SelectionError("no node selected", hint="give node names (-n), op types (-t) or a plugin map (-p)")
     targets = [_target(nodes[i], i, plugin_for) for i in sorted(chosen) if i not in grouped]
-    targets += [_group_target(nodes, g, plugin_for) for g in groups]
+    targets += [_group_target(nodes, g, plugin_for, pattern) for g, pattern in groups]
     targets.sort(key=lambda t: t.node_index)
     return _distinct_names(targets)
 
 
-class _Links:
-    """Producer of each tensor and consumers of each node, built once for all fuse groups of a model."""
+def _pattern_groups(links: NodeLinks | None, patterns: Sequence[Pattern], taken: set[int]):
+    """Matches of the fuse patterns outside the named groups; a match that would depend on itself is refused."""
+    if not patterns:
+        return []
+    matches = find_matches(links, patterns, taken)
+    for m in matches:
+        back = links.path_back_into(m.group)
+        if back is not None:
+            names = [_node_label(links.nodes[i], i) for i in m.group]
+            raise SelectionError(
+                f"fuse pattern {m.pattern.text} matches nodes {names}, which would depend on themselves: a path "
+                f"leaves them through node {_node_label(links.nodes[back], back)} and comes back",
+                hint="add that node's op type to the pattern, or use a shorter pattern")
+    return matches
 
-    def __init__(self, nodes: list):
-        self.nodes = nodes
-        self.producer = {t: i for i, n in enumerate(nodes) for t in n.output}
-        self.consumers: dict[int, set[int]] = {}
-        for i, n in enumerate(nodes):
-            for t in n.input:
-                if t in self.producer:
-                    self.consumers.setdefault(self.producer[t], set()).add(i)
+
+def _node_label(node, index: int) -> str:
+    return f"{node.name!r} ({node.op_type})" if node.name else f"#{index} ({node.op_type})"
 
 
-def _group(links: _Links, names: Sequence[str], by_name: Mapping[str, int]) -> tuple[int, ...]:
+def _group(links: NodeLinks, names: Sequence[str], by_name: Mapping[str, int]) -> tuple[int, ...]:
     """Indices of a fusable group: known nodes, at least two, connected, and convex (no path leaves the group
     and comes back, which would make the fused node depend on itself)."""
     missing = [n for n in names if n not in by_name]
@@ -142,26 +159,20 @@ def _group(links: _Links, names: Sequence[str], by_name: Mapping[str, int]) -> t
     if linked != inside:
         raise SelectionError(f"fuse group {list(names)} is not connected",
                              hint="fuse nodes that feed each other, e.g. a mask Add and its Softmax")
-    outside_reach = set()
-    stack = [c for g in group for c in consumers.get(g, ()) if c not in inside]
-    while stack:  # graph order is topological (onnx.checker): a path back into the group stays before its end
-        i = stack.pop()
-        if i in outside_reach or i > group[-1]:
-            continue
-        outside_reach.add(i)
-        stack.extend(consumers.get(i, ()))
-    if outside_reach & inside:
-        raise SelectionError(f"fuse group {list(names)} would depend on itself: a path leaves it and comes back",
+    back = links.path_back_into(group)
+    if back is not None:
+        raise SelectionError(f"fuse group {list(names)} would depend on itself: a path leaves it through node "
+                             f"{_node_label(nodes[back], back)} and comes back",
                              hint="add the nodes on that path to the group, or fuse fewer nodes")
     return group
 
 
-def _group_target(nodes: list, group: tuple[int, ...], plugin_for: Mapping[str, str]) -> Target:
+def _group_target(nodes: list, group: tuple[int, ...], plugin_for: Mapping[str, str], pattern: str = "") -> Target:
     last = nodes[group[-1]]
     op_type = "+".join(nodes[i].op_type for i in group)
     wanted = next((plugin_for[nodes[i].name] for i in reversed(group) if nodes[i].name in plugin_for), None)
     plugin = _explicit_name(wanted, last.name) if wanted else default_plugin_name(last.name, last.op_type, group[-1])
-    return Target(group[-1], last.name, op_type, plugin, group, explicit=wanted is not None)
+    return Target(group[-1], last.name, op_type, plugin, group, explicit=wanted is not None, pattern=pattern)
 
 
 def _explicit_name(wanted: str, node: str) -> str:

@@ -56,6 +56,8 @@ def manifest_data(plan: TaskGraph, outcome) -> dict:
             entry["error"] = status.error
         if status.trt_check is not None:
             entry["trt_check"] = status.trt_check
+        if status.model_check is not None:
+            entry["model_check"] = status.model_check
         entry["nodes"] = [{"node": n.node_name, "op_type": n.op_type, "plugin": name} for n, name in mp.nodes]
         if mp.index in outcome.commands and status.state == "ok":
             entry["commands"] = outcome.commands[mp.index]

@@ -37,7 +37,9 @@ def build_task_graph(resolved, plugin_dir: Path, trt_version: str | None = None,
                 jobs or resolved.executor.jobs, versions(trt_version), gpu=gpu)
     by_content: dict[str, str] = {}
     for i, m in enumerate(resolved.models):
-        mp = ModelTasks(i, m.source, m.output, check_trt=getattr(m, "check_trt", False) or check_trt)
+        mp = ModelTasks(i, m.source, m.output, check_trt=getattr(m, "check_trt", False) or check_trt,
+                        validate=bool(m.validate and gpu),
+                        dynamic={k: (r.min, r.opt, r.max) for k, r in m.dynamic.items()})
         plan.models.append(mp)
         problem = model_problem(mp)  # before any work: the output is the input, a folder, unwritable
         if problem:
@@ -54,7 +56,8 @@ def build_task_graph(resolved, plugin_dir: Path, trt_version: str | None = None,
 
 
 def _plan_model(plan: TaskGraph, mp: ModelTasks, m, by_content: dict[str, str]) -> None:
-    from ..stages.extract import extract, prepare_model
+    from ..stages.extract import EMBED_LIMIT_BYTES, extract, prepare_model
+    from ..graph.pattern_constants import varying_constants
     from ..graph.model_index import ModelIndex
     from ..graph.model_io import load_model, model_digest
     from ..graph.selection import select_targets
@@ -65,11 +68,13 @@ def _plan_model(plan: TaskGraph, mp: ModelTasks, m, by_content: dict[str, str]) 
     folder = Path(m.source).parent
     index = ModelIndex(prepare_model(original, dynamic, folder), folder)  # once per model, shared by its targets
     targets = select_targets(index.model.graph, list(m.targets.nodes), list(m.targets.op_types),
-                             dict(m.targets.plugin_names), getattr(m.targets, "fuse", ()))
+                             dict(m.targets.plugin_names), getattr(m.targets, "fuse", ()),
+                             getattr(m.targets, "fuse_patterns", ()))
+    passed_in = varying_constants(index, targets, EMBED_LIMIT_BYTES)  # identical matches share one plugin
     arch = sort_archs(m.arch or DEFAULT_ARCH)
     tolerance = {k: (v.rtol, v.atol) for k, v in m.tolerance.items()}
     for t in targets:
-        ex = extract(index, t, dynamic, m.dtype or "keep")
+        ex = extract(index, t, dynamic, m.dtype or "keep", passed_in.get(t.node_index, ()))
         sub = ex.subgraph.SerializeToString()
         explicit = m.targets.plugin_name(t.node_name)
         settings = {"arch": list(arch), "validate": m.validate, "trials": m.trials_for(t.op_type),

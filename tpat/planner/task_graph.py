@@ -91,6 +91,8 @@ class ModelTasks:
     nodes: list[tuple[NodeRef, str]] = field(default_factory=list)  # (node, plugin name)
     error: str | None = None
     check_trt: bool = False  # run TensorRT-RTX's parser + builder on the rewritten model
+    validate: bool = False  # run the rewritten model whole on the GPU against the original (`tpat.runtime`)
+    dynamic: dict = field(default_factory=dict)  # dim name -> (min, opt, max), for the whole-model check
     exception: Exception | None = field(default=None, repr=False)  # the original, for the Python API to re-raise
 
 

@@ -12,7 +12,7 @@ it sets (`model_fields_set`), which is why every setting has a default instead o
 from __future__ import annotations
 
 import string
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -114,17 +114,34 @@ class Targets(_Frozen):
     fuse: tuple[Annotated[tuple[Name, ...], Field(strict=False, min_length=2)], ...] = Field(
         default=(), strict=False,
         description="groups of connected node names, each fused into one plugin (named after its last node)")
+    fuse_patterns: tuple[Union[Annotated[tuple[Name, ...], Field(strict=False)], dict[Name, Name]], ...] = Field(
+        default=(), strict=False,
+        description="op-type patterns fused wherever they match, each match one plugin (identical matches share "
+        "one): a chain [Add, LayerNormalization] (`Op?`: optional) or a DAG {name: Op, name: 'Op(feeder, ...)'}")
 
     @field_validator("nodes", "op_types")
     @classmethod
     def _once(cls, v: tuple[str, ...], info) -> tuple[str, ...]:
         return _no_repeats(v, "node" if info.field_name == "nodes" else "op_type")
 
+    @field_validator("fuse_patterns")
+    @classmethod
+    def _readable_patterns(cls, v: tuple) -> tuple:
+        from ..graph.patterns import PatternError, parse_pattern
+
+        for entry in v:
+            try:
+                parse_pattern(entry)
+            except PatternError as exc:
+                raise PydanticCustomError("fuse_pattern", "{message}",
+                                          {"message": str(exc), "hint": exc.hint}) from None
+        return v
+
     @model_validator(mode="after")
     def _something(self) -> Targets:
-        if not (self.nodes or self.op_types or self.plugins or self.fuse):
+        if not (self.nodes or self.op_types or self.plugins or self.fuse or self.fuse_patterns):
             raise PydanticCustomError("no_targets", "targets selects nothing",
-                                      {"hint": "give at least one of nodes, op_types, plugins, fuse"})
+                                      {"hint": "give at least one of nodes, op_types, plugins, fuse, fuse_patterns"})
         return self
 
 

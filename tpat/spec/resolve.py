@@ -41,6 +41,7 @@ class ResolvedTargets:
     op_types: tuple[str, ...]
     plugin_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     fuse: tuple[tuple[str, ...], ...] = ()  # node groups fused into one plugin each
+    fuse_patterns: tuple = ()  # tpat.graph.patterns.Pattern: op-type patterns, each match fused into one plugin
 
     def plugin_name(self, node: str) -> str | None:
         """The user's name for `node`'s plugin, or None to let the planner derive one."""
@@ -184,7 +185,10 @@ def _effective(defaults: Settings, m: ModelSpec) -> dict:
 def _targets(m: ModelSpec) -> ResolvedTargets:
     grouped = {n for g in m.targets.fuse for n in g}
     nodes = tuple(dict.fromkeys(m.targets.nodes + tuple(p for p in m.targets.plugins if p not in grouped)))
-    return ResolvedTargets(nodes, m.targets.op_types, _frozen_map(m.targets.plugins), m.targets.fuse)
+    from ..graph.patterns import parse_pattern
+
+    patterns = tuple(parse_pattern(p) for p in m.targets.fuse_patterns)
+    return ResolvedTargets(nodes, m.targets.op_types, _frozen_map(m.targets.plugins), m.targets.fuse, patterns)
 
 
 def _clashing_outputs(models: list[ResolvedModel], spec: Spec, origin: Origin) -> list[SpecIssue]:

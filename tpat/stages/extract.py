@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Collection, Mapping
 
 import numpy as np
 import onnx
@@ -83,9 +83,10 @@ def infer_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
 
 
 def extract(model: ModelIndex | onnx.ModelProto, target: Target, dynamic: Mapping[str, DimRange],
-            dtype_policy: str = "keep") -> Extracted:
+            dtype_policy: str = "keep", as_inputs: Collection[str] = ()) -> Extracted:
     """`model` must already carry dim_params for the dynamic dims and inferred shapes (see `prepare_model`).
     Pass a `ModelIndex` of it when extracting several targets: a bare model is indexed anew on every call.
+    `as_inputs`: small constants that stay plugin inputs instead of being baked in (`pattern_constants`).
 
     `dtype_policy` (keep | fp32 | fp16 | bf16) sets the precision the plugin computes in (see `dtype_policy`)."""
     index = model if isinstance(model, ModelIndex) else ModelIndex(model)
@@ -102,7 +103,7 @@ def extract(model: ModelIndex | onnx.ModelProto, target: Target, dynamic: Mappin
 
     def external(tensor):
         const = _constant(index, tensor)
-        if const is not None and const.nbytes <= EMBED_LIMIT_BYTES:
+        if const is not None and const.nbytes <= EMBED_LIMIT_BYTES and tensor.name not in as_inputs:
             folded.append(tensor.name)
             value = index.constant_array(tensor.name) if isinstance(const, ConstantInfo) else const
             return gs.Constant(f"c{len(folded) - 1}", np.array(value, order="C"))
