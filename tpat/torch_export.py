@@ -92,6 +92,41 @@ def export_onnx(module, example_inputs: Sequence, path: str | Path, dynamic_shap
     return path
 
 
+def export_for_spec(source, folder: Path, output_dir: Path, dynamic: Mapping) -> Path:
+    """A spec's `torch:` entry (`tpat.spec.model.TorchSource`) exported to `<output_dir>/torch/<name>.onnx`, the
+    factories imported with the spec's folder on sys.path. The file is replaced only when its bytes change (the
+    dynamo exporter is deterministic), so an unchanged module keeps its digest and every task stays cached."""
+    import importlib
+    import shutil
+    import sys
+    import tempfile
+
+    def factory(text: str):
+        module_name, _, attr = text.partition(":")
+        sys.path.insert(0, str(folder))
+        try:
+            return getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as exc:
+            raise TpatError(f"cannot import {text!r}: {exc}",
+                            hint="module paths are relative to the spec's folder (or installed); pkg.mod:factory") from exc
+        finally:
+            sys.path.remove(str(folder))
+
+    name = source.name or source.module.partition(":")[2]
+    module, inputs = factory(source.module)(), factory(source.inputs)()
+    ranges = {k: {"min": r.min, "opt": r.opt, "max": r.max} for k, r in dynamic.items()}
+    final = Path(output_dir) / "torch" / f"{name}.onnx"
+    with tempfile.TemporaryDirectory() as tmp:
+        export_onnx(module, tuple(inputs), Path(tmp) / final.name, dict(source.dynamic_shapes), ranges)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        for made in sorted(Path(tmp).iterdir()):  # the model, and its .data when the weights are large
+            dest = final.parent / made.name
+            if not dest.is_file() or dest.read_bytes() != made.read_bytes():
+                shutil.copyfile(made, dest.with_name(dest.name + ".tmp"))
+                dest.with_name(dest.name + ".tmp").replace(dest)
+    return final
+
+
 def from_torch(module, example_inputs: Sequence, dynamic_shapes: Mapping | None = None,
                targets: Mapping | None = None, output_dir: str | Path = "tpat_out", name: str | None = None,
                opset: int = OPSET, jobs: int = 1, progress: bool = False, **settings):

@@ -145,10 +145,31 @@ class Targets(_Frozen):
         return self
 
 
-class ModelSpec(Settings):
-    """One model (or a glob of models) to rewrite, with the settings it overrides."""
+class TorchSource(_Frozen):
+    """A PyTorch module to export (torch.onnx.export, the dynamo exporter) and convert: `tpat[torch]`."""
 
-    path: Name = Field(description="ONNX file or glob, relative to the spec file")
+    module: Name = Field(description="pkg.mod:factory returning the torch.nn.Module (the spec's folder is on "
+                         "sys.path while it is imported)")
+    inputs: Name = Field(description="pkg.mod:factory returning the example inputs: a tuple of tensors")
+    dynamic_shapes: dict[Name, dict[int, Name]] = Field(
+        default_factory=dict, description="input name -> {axis: dim name}; the dims' ranges come from `dynamic`")
+    name: Name | None = Field(None, description="the exported model's stem; default: the module factory's name")
+
+    @field_validator("module", "inputs")
+    @classmethod
+    def _factory(cls, v: str) -> str:
+        module, _, attr = v.partition(":")
+        if not module or not attr:
+            raise PydanticCustomError("torch_factory", "'{value}' is not of the form pkg.mod:factory",
+                                      {"value": v, "hint": "e.g. make_model:module (a function of no arguments)"})
+        return v
+
+
+class ModelSpec(Settings):
+    """One model (or a glob of models, or a PyTorch module) to rewrite, with the settings it overrides."""
+
+    path: Name | None = Field(None, description="ONNX file or glob, relative to the spec file")
+    torch: TorchSource | None = Field(None, description="instead of path: a PyTorch module to export and convert")
     glob: bool | None = Field(
         None, description="whether path is a pattern; default: when it has *, ? or [ (false: a file named so)")
     output: Name | None = Field(
@@ -167,15 +188,25 @@ class ModelSpec(Settings):
                                       {"placeholder": "{" + unknown[0] + "}",
                                        "hint": "placeholders are {stem} and {output_dir}"})
         pattern = info.data.get("glob")
-        if (is_glob(info.data.get("path", "")) if pattern is None else pattern) and "stem" not in names:
+        if (is_glob(info.data.get("path") or "") if pattern is None else pattern) and "stem" not in names:
             raise PydanticCustomError("glob_needs_stem", "path is a glob but output has no {stem}",
                                       {"hint": "put {stem} in output so each matched model gets its own file"})
         return v
 
 
+    @model_validator(mode="after")
+    def _one_source(self) -> ModelSpec:
+        if (self.path is None) == (self.torch is None):
+            raise PydanticCustomError("model_source", "a model entry needs exactly one of path and torch",
+                                      {"hint": "path: model.onnx, or torch: {module: pkg.mod:factory, inputs: "
+                                               "pkg.mod:factory}"})
+        return self
+
     @property
     def is_pattern(self) -> bool:
         """Whether `path` is expanded as a glob."""
+        if self.path is None:
+            return False
         return is_glob(self.path) if self.glob is None else self.glob
 
 

@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Mapping
 
 from ..arch import sort_archs
+from ..errors import TpatError
 from .origin import Origin, SpecIssue, spec_error
 from .model import DEFAULT_OUTPUT, DimRange, Executor, ModelSpec, Settings, Spec, Tolerance
 
@@ -117,7 +118,7 @@ def _without_own_outputs(models: list[ResolvedModel], spec: Spec, output_dir: Pa
     """A glob re-run must not pick up what this spec writes: the output models (`models/*.onnx` with outputs
     `models/{stem}.tpat.onnx`), the plugins' own node models (`trt_plugin/meta/*.onnx`) and the builtin models."""
     outputs = {r.output for r in models}
-    written = [output_dir / "trt_plugin", output_dir / "builtin"]
+    written = [output_dir / "trt_plugin", output_dir / "builtin", output_dir / "torch"]
     return [r for r in models
             if not (spec.models[r.entry].is_pattern
                     and (r.source in outputs or any(r.source.is_relative_to(w) for w in written)))]
@@ -125,8 +126,8 @@ def _without_own_outputs(models: list[ResolvedModel], spec: Spec, output_dir: Pa
 
 def _expand(i: int, m: ModelSpec, defaults: Settings, output_dir: Path, origin: Origin,
             issues: list[SpecIssue]) -> list[ResolvedModel]:
-    sources = _sources(i, m, origin, issues, output_dir)
     settings = _effective(defaults, m)
+    sources = _sources(i, m, origin, issues, output_dir, settings["dynamic"])
     template = m.output or DEFAULT_OUTPUT
     return [ResolvedModel(entry=i, source=src, stem=src.stem,
                           output=_abspath(origin.folder, template.format(stem=src.stem, output_dir=output_dir)),
@@ -134,11 +135,21 @@ def _expand(i: int, m: ModelSpec, defaults: Settings, output_dir: Path, origin: 
             for src in sources]
 
 
-def _sources(i: int, m: ModelSpec, origin: Origin, issues: list[SpecIssue], output_dir: Path) -> list[Path]:
+def _sources(i: int, m: ModelSpec, origin: Origin, issues: list[SpecIssue], output_dir: Path,
+             dynamic: Mapping[str, DimRange]) -> list[Path]:
     """The model files an entry names: the file itself, or a glob's matches, sorted so plans are stable.
 
-    `builtin:<name>` names a model tpat builds itself (`tpat.examples`), so the quick start needs no download.
+    `builtin:<name>` names a model tpat builds itself (`tpat.examples`), so the quick start needs no download;
+    a `torch:` entry is exported to `<output_dir>/torch/<name>.onnx` (`tpat.torch_export`).
     """
+    if m.torch is not None:
+        from ..torch_export import export_for_spec
+
+        try:
+            return [export_for_spec(m.torch, origin.folder, output_dir, dynamic)]
+        except TpatError as exc:
+            issues.append(origin.issue(("models", i, "torch"), "torch_export", exc.message, exc.hint))
+            return []
     if m.path.startswith(BUILTIN_PREFIX):
         from ..examples import BUILTIN, builtin_path
 
