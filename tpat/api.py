@@ -141,3 +141,37 @@ def _plugin_result(plan, result, node, name) -> PluginResult:
     files = {k: v for k, v in plan.layout.files(name).items() if v.exists()}
     return PluginResult(node.node_name, node.op_type, name, p.signature, files, result.validation.get(name),
                         dict(result.chains[name].seconds))
+
+
+def from_torch(module, example_inputs: Sequence, dynamic_shapes: Mapping | None = None,
+               targets: Mapping | None = None, output_dir: str | Path = "tpat_out", name: str | None = None,
+               opset: int | None = None, jobs: int = 1, progress: bool = False, **settings):
+    """Export `module`, then convert it as `tpat apply` would: `targets` as the spec's `targets:` (nodes,
+    op_types, plugins, fuse, fuse_patterns), `settings` as its per-model settings (dynamic, arch, dtype, validate,
+    check_trt, tuning, tolerance). Returns the workflow's ApplyResult; the exported model is
+    `<output_dir>/torch/<name>.onnx`, the rewritten one `<output_dir>/<name>.tpat.onnx`."""
+    from .spec import resolve_spec, spec_from_data
+    from .torch_export import OPSET, export_onnx
+    from .workflow import make_plan, run_plan
+
+    if not targets:
+        raise TpatError("from_torch: no targets", hint="e.g. targets={'op_types': ['ScatterElements']}")
+    output_dir = Path(output_dir).resolve()
+    name = name or type(module).__name__
+    source = export_onnx(module, example_inputs, output_dir / "torch" / f"{name}.onnx", dynamic_shapes,
+                         settings.get("dynamic", {}), opset=opset or OPSET)
+    data = {"version": 1, "output_dir": str(output_dir), "defaults": dict(settings),
+            "models": [{"path": str(source), "glob": False, "output": "{output_dir}/" + f"{name}.tpat.onnx",
+                        "targets": dict(targets)}]}
+    resolved = resolve_spec(spec_from_data(data, "tpat.from_torch arguments"))
+    plan, headers = make_plan(resolved, jobs=jobs)
+    (mp,) = plan.models
+    if mp.exception is not None:
+        raise mp.exception
+    result = run_plan(plan, headers, progress=progress)
+    status = result.model_status[mp.index]
+    if status.state != "ok":
+        if status.exception is not None:
+            raise status.exception
+        raise TpatError(f"from_torch: {status.error}")
+    return result

@@ -1,4 +1,5 @@
-"""From PyTorch: export a module with `torch.onnx.export` (the dynamo exporter), then run tpat's pipeline on it.
+"""Exporting PyTorch modules with `torch.onnx.export` (the dynamo exporter), for `tpat.from_torch` and the spec's
+`torch:` model entries.
 
     import tpat
     result = tpat.from_torch(model, (x, edges), dynamic_shapes={"x": {0: "batch"}, "edges": {0: "batch"}},
@@ -125,36 +126,3 @@ def export_for_spec(source, folder: Path, output_dir: Path, dynamic: Mapping) ->
                 shutil.copyfile(made, dest.with_name(dest.name + ".tmp"))
                 dest.with_name(dest.name + ".tmp").replace(dest)
     return final
-
-
-def from_torch(module, example_inputs: Sequence, dynamic_shapes: Mapping | None = None,
-               targets: Mapping | None = None, output_dir: str | Path = "tpat_out", name: str | None = None,
-               opset: int = OPSET, jobs: int = 1, progress: bool = False, **settings):
-    """Export `module`, then convert it as `tpat apply` would: `targets` as the spec's `targets:` (nodes,
-    op_types, plugins, fuse, fuse_patterns), `settings` as its per-model settings (dynamic, arch, dtype, validate,
-    check_trt, tuning, tolerance). Returns the workflow's ApplyResult; the exported model is
-    `<output_dir>/torch/<name>.onnx`, the rewritten one `<output_dir>/<name>.tpat.onnx`."""
-    from .spec import resolve_spec, spec_from_data
-    from .workflow import make_plan, run_plan
-
-    if not targets:
-        raise TpatError("from_torch: no targets", hint="e.g. targets={'op_types': ['ScatterElements']}")
-    output_dir = Path(output_dir).resolve()
-    name = name or type(module).__name__
-    source = export_onnx(module, example_inputs, output_dir / "torch" / f"{name}.onnx", dynamic_shapes,
-                         settings.get("dynamic", {}), opset=opset)
-    data = {"version": 1, "output_dir": str(output_dir), "defaults": dict(settings),
-            "models": [{"path": str(source), "glob": False, "output": "{output_dir}/" + f"{name}.tpat.onnx",
-                        "targets": dict(targets)}]}
-    resolved = resolve_spec(spec_from_data(data, "tpat.from_torch arguments"))
-    plan, headers = make_plan(resolved, jobs=jobs)
-    (mp,) = plan.models
-    if mp.exception is not None:
-        raise mp.exception
-    result = run_plan(plan, headers, progress=progress)
-    status = result.model_status[mp.index]
-    if status.state != "ok":
-        if status.exception is not None:
-            raise status.exception
-        raise TpatError(f"from_torch: {status.error}")
-    return result

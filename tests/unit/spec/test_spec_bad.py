@@ -44,7 +44,7 @@ CASES = [
     ("no targets", "version: 1\nmodels:\n  - path: m.onnx\n    targets: {nodes: []}\n",
      4, 5, "models.0.targets", "no_targets", "nodes, op_types, plugins"),
     ("missing path", "version: 1\nmodels:\n  - output: x.onnx\n    targets: {nodes: [a]}\n",
-     3, 5, "models.0.path", "missing", "add 'path:'"),
+     3, 5, "models.0", "model_source", "path: model.onnx, or torch:"),
     ("missing version", OK_MODEL,
      1, 1, "version", "missing", "add 'version:'"),
     ("duplicate key", "version: 1\nmodels:\n  - path: m.onnx\n    targets: {nodes: [a]}\n    targets: {nodes: [b]}\n",
