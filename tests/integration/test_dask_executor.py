@@ -155,3 +155,22 @@ def test_one_key_is_built_once_where_file_locks_do_not_hold(tmp_path, monkeypatc
     assert all(o.error is None for o in outcomes), [o.error for o in outcomes]
     assert sorted(o.built for o in outcomes) == [False, True]
     assert outcomes[0].entry == outcomes[1].entry
+
+
+def test_a_worker_with_other_tools_refuses_the_task(tmp_path):
+    """A worker whose nvcc (or tpat, TVM, templates) differs from the planning machine's would put other bytes
+    under the plan's keys: it refuses the task, as a user error naming the difference, and writes nothing."""
+    from tpat.executor.dask_run import stage_task
+    from tpat.workflow import load_resolved, make_plan
+
+    spec = write_spec(tmp_path / "w", {"a.onnx": erf_model(24)}, ERF, tmp_path / "c")
+    plan, _ = make_plan(load_resolved(spec))
+    (p,) = plan.plugins.values()
+    planned = {**plan.versions, "nvcc": "11.0.0"}
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) \
+            as cluster, distributed.Client(cluster) as client:
+        outcome = client.submit(stage_task, p, "lower", [], str(plan.cache_dir), None, planned, "t").result()
+    assert outcome.entry is None and outcome.stops and outcome.traceback is None
+    assert "this worker's tools differ from the planning machine's: nvcc" in outcome.error
+    assert "11.0.0 where planned" in outcome.error
+    assert not (tmp_path / "c").exists()
