@@ -79,7 +79,13 @@ def local_cluster(cpu_workers: int, gpus: list[str] | None = None) -> Iterator:
         try:
             yield cluster
         finally:
-            cluster.close()
+            nanny = logging.getLogger("distributed.nanny")
+            level = nanny.level
+            nanny.setLevel(logging.ERROR)  # a worker slow to exit (a loaded machine) is killed: no news, ours
+            try:
+                cluster.close()
+            finally:
+                nanny.setLevel(level)
 
 
 @contextlib.contextmanager
@@ -90,6 +96,7 @@ def connect(address: str | None, cpu_workers: int | None) -> Iterator:
     if address is None:
         with _quiet(), local_cluster(cpu_workers or default_cpu_workers()) as cluster, \
                 distributed.Client(cluster) as client:
+            client.wait_for_workers(len(cluster.worker_spec), timeout=WORKERS_TIMEOUT_S)  # GPU workers included
             yield client
         return
     try:

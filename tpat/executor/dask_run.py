@@ -18,6 +18,7 @@ executor: the outputs, the manifest and the exit codes are the executor's busine
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import time
@@ -35,19 +36,23 @@ from .progress import Progress
 log = logging.getLogger(__name__)
 RETRIES = 2
 STRANDED_AFTER_S = 60.0  # GPU tasks waiting with no GPU worker in the cluster (or any task with no worker at all)
+GPU_WORKER_WAIT_S = 30.0  # a cluster of yours: how long GPU workers may take to join after the first worker
 POLL_S = 0.5
+WATCH_S = 2.0  # how often the workers are counted while tasks wait
 
 
 def execute(plan: TaskGraph, trt_include: Path | None, progress: Progress, address: str | None = None,
             cpu_workers: int | None = None) -> dict[str, ChainResult]:
     include = str(trt_include) if trt_include else None
     with connect(address, cpu_workers) as client:
-        return _Run(client, plan, include, progress).run()
+        # a cluster started here has all its workers already; one of yours may still be starting its GPU workers
+        return _Run(client, plan, include, progress, GPU_WORKER_WAIT_S if address else 0.0).run()
 
 
 class _Run:
-    def __init__(self, client, plan: TaskGraph, include: str | None, progress: Progress):
+    def __init__(self, client, plan: TaskGraph, include: str | None, progress: Progress, gpu_wait_s: float = 0.0):
         self.client, self.plan, self.include, self.progress = client, plan, include, progress
+        self.gpu_wait_s = gpu_wait_s
         self.run_id = uuid.uuid4().hex[:12]
         self.topic = f"tpat-progress-{self.run_id}"
         self.chains: dict[str, list[tuple[str, object]]] = {}  # plugin -> [(stage, future)]
@@ -61,7 +66,7 @@ class _Run:
     def run(self) -> dict[str, ChainResult]:
         plugins = list(self.plan.plugins.values())
         gpu_tasks = {(p.name, s) for p in plugins for s in planned_stages(p) if self._needs_gpu(p, s)}
-        if gpu_tasks and not gpu_workers(self.client):
+        if gpu_tasks and not self._gpu_worker_joins():
             raise TpatError(f"{len(gpu_tasks)} tasks need a GPU ({_some(gpu_tasks)}), but no worker of the Dask "
                             f"cluster declares the resource {GPU_RESOURCE}",
                             hint=f"start a worker per GPU: CUDA_VISIBLE_DEVICES=<gpu> dask worker <scheduler> "
@@ -73,8 +78,17 @@ class _Run:
                 self._submit(p, gpu_tasks)
             self._collect()
         finally:
-            self.client.unsubscribe_topic(self.topic)
+            with contextlib.suppress(Exception):  # a scheduler gone: the error on the way out is the one to see
+                self.client.unsubscribe_topic(self.topic)
         return {p.name: self._chain_result(p) for p in plugins}
+
+    def _gpu_worker_joins(self) -> bool:
+        deadline = time.monotonic() + self.gpu_wait_s
+        while not gpu_workers(self.client):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(POLL_S)
+        return True
 
     def _needs_gpu(self, p: PluginTasks, stage: str) -> bool:
         """A GPU stage whose entry is not in the cache yet (reading a cached entry needs no GPU)."""
@@ -108,6 +122,7 @@ class _Run:
         where = {f.key: (name, stage) for name, chain in self.chains.items() for stage, f in chain}
         pending = {f for chain in self.chains.values() for _, f in chain}
         stranded_since: float | None = None
+        watched = time.monotonic()
         while pending:
             try:
                 done, pending = distributed.wait(list(pending), timeout=POLL_S, return_when="FIRST_COMPLETED")
@@ -116,6 +131,9 @@ class _Run:
                 done = set()
             for future in done:
                 self._record(future, *where[future.key])
+            if time.monotonic() - watched < WATCH_S:
+                continue
+            watched = time.monotonic()
             stranded = self._stranded(pending)
             if not stranded:
                 stranded_since = None
