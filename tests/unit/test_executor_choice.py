@@ -48,3 +48,24 @@ def test_without_dask_the_dask_executor_says_how_to_install_it(tmp_path):
         assert "executor kind dask needs dask.distributed, which is not installed" in proc.stderr
         assert 'pip install "tpat[dask]"' in proc.stderr
     assert not (tmp_path / "c").exists() and not (tmp_path / "w" / "out").exists()
+
+
+def test_visible_gpus_follow_cuda_visible_devices():
+    from tpat.gpu.cudart import visible_gpus
+
+    assert visible_gpus({"CUDA_VISIBLE_DEVICES": "0,1"}) == ["0", "1"]
+    assert visible_gpus({"CUDA_VISIBLE_DEVICES": "GPU-1a2b, 3"}) == ["GPU-1a2b", "3"]
+    assert visible_gpus({"CUDA_VISIBLE_DEVICES": ""}) == []
+    assert visible_gpus({"CUDA_VISIBLE_DEVICES": "2,-1,3"}) == ["2"]  # CUDA stops at the first invalid entry
+
+
+def test_the_local_cluster_has_one_gpu_worker_per_gpu_with_its_gpu_alone():
+    pytest.importorskip("distributed", reason='dask.distributed is not installed: pip install "tpat[dask]"')
+    from tpat.executor.dask_cluster import worker_specs
+
+    specs = worker_specs(2, ["0", "1"])
+    assert sorted(specs) == ["cpu-0", "cpu-1", "gpu-0", "gpu-1"]
+    assert all(s["options"]["nthreads"] == 1 for s in specs.values())
+    assert [s["options"].get("resources") for s in specs.values()] == [None, None, {"GPU": 1}, {"GPU": 1}]
+    assert [s["options"].get("env") for s in specs.values()] == \
+        [None, None, {"CUDA_VISIBLE_DEVICES": "0"}, {"CUDA_VISIBLE_DEVICES": "1"}]
