@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import threading
 import time
 import traceback
 import uuid
@@ -61,6 +62,7 @@ class _Run:
         self.errors: dict[str, tuple[str, str | None]] = {}  # future key -> (message, traceback or None)
         self.started: set[tuple[str, str]] = set()
         self.finished: set[tuple[str, str]] = set()
+        self.lock = threading.Lock()  # starts come on the client's event loop thread, ends on this one
         self.stopped: set[str] = set()  # plugins whose chain ended (no more progress events for them)
 
     def run(self) -> dict[str, ChainResult]:
@@ -111,10 +113,11 @@ class _Run:
     def _on_start(self, event) -> None:
         """A worker began a stage (from the topic; it can arrive late or twice, after a retry: shown once)."""
         _, (plugin, stage) = event
-        if (plugin, stage) in self.started or (plugin, stage) in self.finished:
-            return
-        self.started.add((plugin, stage))
-        self.progress.event(plugin, stage, "start")
+        with self.lock:
+            if (plugin, stage) in self.started or (plugin, stage) in self.finished:
+                return
+            self.started.add((plugin, stage))
+            self.progress.event(plugin, stage, "start")
 
     def _collect(self) -> None:
         import distributed
@@ -161,7 +164,8 @@ class _Run:
                 message = f"worker failed: {type(exc).__name__}: {exc}"
                 self.errors[future.key] = (message, "".join(traceback.format_exception(exc)))
             status = "failed"
-        self.finished.add((plugin, stage))
+        with self.lock:
+            self.finished.add((plugin, stage))
         if plugin in self.stopped:
             return
         if status == "failed" or self.outcomes.get(future.key, StageOutcome(stage)).stops:
