@@ -89,10 +89,11 @@ def task_states(plan: TaskGraph) -> dict[tuple[str, str], str]:
 
 
 def run_plan(plan: TaskGraph, headers, progress: bool = True,
-             before_writing: Callable[[ApplyResult], None] | None = None) -> ApplyResult:
-    """Run the tasks, compose every output file, let `before_writing` inspect the result (it may raise: then
-    nothing in the output folders has changed), place the files, then run the after-build checks."""
-    from .executor.local import execute
+             before_writing: Callable[[ApplyResult], None] | None = None, executor=None) -> ApplyResult:
+    """Run the tasks (on `executor`, an `ExecutorChoice`; default: local processes, `plan.jobs` of them), compose
+    every output file, let `before_writing` inspect the result (it may raise: then nothing in the output folders
+    has changed), place the files, then run the after-build checks."""
+    from .executor.choice import ExecutorChoice, execute
     from .executor.materialize import plugin_outputs
     from .outputs import digests, place
     from .executor.progress import Progress
@@ -101,7 +102,8 @@ def run_plan(plan: TaskGraph, headers, progress: bool = True,
     result = ApplyResult(plan)
     reporter = Progress(len(plan.tasks()), enabled=progress)
     try:
-        result.chains = execute(plan, headers.include_dir if headers else None, plan.jobs, reporter)
+        result.chains = execute(plan, executor or ExecutorChoice("local", plan.jobs),
+                                headers.include_dir if headers else None, reporter)
     finally:
         reporter.close()
     result.commands = _commands(plan)
@@ -219,12 +221,16 @@ def load_resolved(spec_path: Path):
 
 
 def apply_spec(spec_path: Path, jobs: int | None = None, frozen: bool = False, progress: bool = True,
-               check_trt: bool = False) -> ApplyResult:
+               check_trt: bool = False, executor: str | None = None,
+               scheduler_address: str | None = None) -> ApplyResult:
+    """`executor` ("local" | "dask"), `scheduler_address` and `jobs` override the spec's `executor`."""
+    from .executor.choice import choose
     from .manifest import MANIFEST_NAME, RUN_RECORD_NAME, check_frozen, manifest_data, read_manifest, write_yaml
 
     started = datetime.now(timezone.utc)
     resolved = load_resolved(Path(spec_path))
-    plan, headers = make_plan(resolved, jobs=jobs, check_trt=check_trt)
+    choice = choose(resolved.executor, executor, scheduler_address, jobs)
+    plan, headers = make_plan(resolved, jobs=choice.jobs, check_trt=check_trt)
     manifest_path = plan.output_dir / MANIFEST_NAME
     recorded = read_manifest(manifest_path) if frozen else None
     if frozen:
@@ -239,7 +245,7 @@ def apply_spec(spec_path: Path, jobs: int | None = None, frozen: bool = False, p
     def check(result: ApplyResult) -> None:  # before any output is written
         _check_outputs_unchanged(recorded, manifest_data(plan, result), manifest_path)
 
-    result = run_plan(plan, headers, progress, before_writing=check if frozen else None)
+    result = run_plan(plan, headers, progress, before_writing=check if frozen else None, executor=choice)
     if not frozen:
         write_yaml(manifest_path, manifest_data(plan, result))  # after check-trt: its verdicts are recorded
     write_yaml(plan.output_dir / RUN_RECORD_NAME, {

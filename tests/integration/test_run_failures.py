@@ -3,6 +3,7 @@ workers, the summary tells failed tasks from cached ones, outputs get the user's
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import stat
@@ -66,16 +67,20 @@ def _cli_with_a_bug(tmp_path, *args):
                           timeout=600)
 
 
-@pytest.mark.parametrize("jobs", [1, 2])
-def test_cli_exits_70_and_shows_the_traceback_with_v(tmp_path, jobs):
-    """Also from worker processes (-j 2): the traceback travels back with the chain's result."""
+NO_DASK = pytest.mark.skipif(importlib.util.find_spec("distributed") is None,
+                             reason='dask.distributed is not installed: pip install "tpat[dask]"')
+
+
+@pytest.mark.parametrize("jobs, flags", [(1, ()), (2, ()), pytest.param(2, ("--executor", "dask"), marks=NO_DASK)])
+def test_cli_exits_70_and_shows_the_traceback_with_v(tmp_path, jobs, flags):
+    """Also from worker processes (-j 2, Dask workers): the traceback travels back with the chain's result."""
     spec = write_spec(tmp_path / "w", {"a.onnx": erf_model(32), "b.onnx": erf_model(48)}, ERF, tmp_path / "c",
                       jobs=jobs)
-    proc = _cli_with_a_bug(tmp_path, "apply", str(spec), "--no-progress")
+    proc = _cli_with_a_bug(tmp_path, "apply", str(spec), "--no-progress", *flags)
     assert proc.returncode == 70, proc.stdout + proc.stderr
     assert "internal error in tpat (this is a bug" in proc.stderr and "injected bug in codegen" in proc.stderr
     assert "Traceback" not in proc.stderr and "-v" in proc.stderr
-    proc = _cli_with_a_bug(tmp_path, "-v", "apply", str(spec), "--no-progress")
+    proc = _cli_with_a_bug(tmp_path, "-v", "apply", str(spec), "--no-progress", *flags)
     assert proc.returncode == 70
     assert "Traceback (most recent call last)" in proc.stderr and "ZeroDivisionError" in proc.stderr
     assert "tasks: 0 ran, 2 cached, 2 failed, 2 not run" in proc.stdout, proc.stdout  # was "6 cached"

@@ -71,3 +71,51 @@ def test_entries_are_readable_by_others(tmp_path):
         os.umask(old)
     assert entry.stat().st_mode & 0o777 == 0o755
     assert json.loads((entry / "entry.json").read_text())["files"]
+
+
+def test_a_second_writer_never_replaces_an_intact_entry(tmp_path, monkeypatch):
+    """Where the locks do not hold (flock over NFS between hosts, two clusters on one cache), two writers of one
+    key both build: the first to rename wins, the second drops its copy. It used to delete the first's entry to
+    make room, under the feet of a reader of that entry."""
+    from contextlib import nullcontext
+
+    from tpat.cache import store as store_module
+
+    monkeypatch.setattr(store_module, "FileMutex", lambda path: nullcontext())  # a lock that does not hold
+    key = "ef" * 32
+    first = CacheStore(tmp_path)
+    placed = {}
+
+    def slow_build(tmp):  # while this writer builds, another one places the same key
+        entry, built = CacheStore(tmp_path).put("s", key, _build("same bytes"))
+        placed["inode"], placed["built"] = entry.stat().st_ino, built
+        (tmp / "out.txt").write_text("same bytes")
+
+    entry, built = first.put("s", key, slow_build)
+    assert placed["built"] and built
+    assert entry.stat().st_ino == placed["inode"], "the intact entry placed first was replaced"
+    assert first.get("s", key) == entry and not list((tmp_path / "tmp").iterdir())
+
+
+def test_a_key_lock_is_held_around_the_build(tmp_path):
+    """The store takes the lock it is given (the Dask executor's scheduler lock) by the entry's name, around the
+    build: what makes the dedup hold across hosts."""
+    import threading
+
+    held = []
+
+    class Recording:
+        def __init__(self, name):
+            self.name, self.lock = name, threading.Lock()
+
+        def __enter__(self):
+            held.append(("in", self.name))
+
+        def __exit__(self, *exc):
+            held.append(("out", self.name))
+
+    store = CacheStore(tmp_path, key_lock=Recording)
+    store.put("s", "12" * 32, lambda tmp: held.append(("build", None)) or _build("x")(tmp))
+    assert held == [("in", "s-" + "12" * 32), ("build", None), ("out", "s-" + "12" * 32)]
+    store.put("s", "12" * 32, _build("x"))  # a hit: no lock taken
+    assert len(held) == 3

@@ -3,6 +3,11 @@
 Writers build into `<root>/tmp/<random>/` and rename into place under a per-key file mutex, so readers never see
 half an entry and two concurrent runs never build one key twice. `entry.json` lists the sha256 of every file: an
 entry whose files no longer match (disk damage, a hand edit) is reported, deleted and treated as a miss.
+
+A file mutex holds between the processes of one machine; over NFS, between hosts, flock is not to be trusted. A
+store may get a `key_lock` as well (the Dask executor passes the scheduler's lock, which holds cluster-wide), taken
+before the file mutex. Should both fail (two clusters on one cache), two writers of a key both build: the first
+rename wins and the second writer drops its copy (same key, same bytes), so an intact entry is never replaced.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from contextlib import AbstractContextManager, nullcontext
 from typing import Callable
 
 from ..fsutil import default_mode, remove_stale_temps, temp_tag
@@ -24,8 +30,9 @@ ENTRY = "entry.json"
 
 
 class CacheStore:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, key_lock: Callable[[str], AbstractContextManager] | None = None):
         self.root = Path(root)
+        self.key_lock = key_lock  # name -> a lock held across hosts (e.g. distributed.Lock), around the file mutex
 
     def path(self, stage: str, key: str) -> Path:
         return self.root / stage / key[:2] / key
@@ -64,7 +71,8 @@ class CacheStore:
         hit = self.get(stage, key)
         if hit is not None:
             return hit, False
-        with FileMutex(self.root / "locks" / f"{stage}-{key}.lock"):
+        name = f"{stage}-{key}"
+        with self.key_lock(name) if self.key_lock else nullcontext(), FileMutex(self.root / "locks" / f"{name}.lock"):
             hit = self.get(stage, key)  # another run may have built it while we waited
             if hit is not None:
                 return hit, False
@@ -82,13 +90,27 @@ class CacheStore:
                 final = self.path(stage, key)
                 final.parent.mkdir(parents=True, exist_ok=True)
                 os.chmod(tmp, default_mode(executable=True))  # mkdtemp's 0700 would hide a shared cache
-                if final.exists():  # damaged (get() removed it) or half-deleted: make room
-                    shutil.rmtree(final, ignore_errors=True)
-                os.replace(tmp, final)
+                if not self._place(tmp, final, stage, key):
+                    shutil.rmtree(tmp, ignore_errors=True)
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
             return final, True
+
+    def _place(self, tmp: Path, final: Path, stage: str, key: str) -> bool:
+        """Rename `tmp` to `final`; False when another writer placed an intact entry first (the locks did not
+        hold: NFS without flock, two clusters): that one stays, readers may be using it."""
+        if final.exists():
+            if self.get(stage, key) is not None:
+                return False
+            shutil.rmtree(final, ignore_errors=True)  # damaged or half-deleted: make room
+        try:
+            os.replace(tmp, final)
+        except OSError:  # a folder appeared in between (renaming onto a non-empty folder fails)
+            if self.get(stage, key) is not None:
+                return False
+            raise
+        return True
 
     def meta(self, stage: str, key: str) -> dict:
         return json.loads((self.path(stage, key) / ENTRY).read_text()).get("meta", {})

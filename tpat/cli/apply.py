@@ -10,9 +10,16 @@ def register(sub) -> None:
     p = sub.add_parser("apply", help="convert the models of a spec (cached, parallel, with a manifest)",
                        description=__doc__)
     p.add_argument("spec", type=Path, help="the YAML spec (see docs/spec.md)")
-    p.add_argument("-j", "--jobs", type=int, default=None, help="plugins built in parallel (default: executor.jobs)")
+    p.add_argument("-j", "--jobs", type=int, default=None,
+                   help="plugins built in parallel (default: executor.jobs); Dask's local cluster: CPU workers")
     p.add_argument("--frozen", action="store_true",
                    help="rebuild from tpat.lock.yaml and fail on any drift (inputs, versions, artefact bytes)")
+    p.add_argument("--executor", choices=("local", "dask"), default=None,
+                   help="where tasks run (default: the spec's executor.kind): local processes, or a Dask cluster "
+                        "(tpat[dask]; docs/dask.md)")
+    p.add_argument("--scheduler-address", default=None, metavar="ADDRESS",
+                   help="the Dask scheduler (tcp://host:8786), implies --executor dask; default: the spec's "
+                        "executor.address, else a local cluster (-j CPU workers, one worker per visible GPU)")
     p.add_argument("--no-progress", action="store_true", help="no progress display")
     p.add_argument("--check-trt", action="store_true",
                    help="for every model: TensorRT-RTX parses the rewritten model and builds an engine (CPU only)")
@@ -28,7 +35,7 @@ def run(args) -> int:
 
         raise TpatError(f"-j must be at least 1, got {args.jobs}")
     result = apply_spec(args.spec, jobs=args.jobs, frozen=args.frozen, progress=not args.no_progress,
-                        check_trt=args.check_trt)
+                        check_trt=args.check_trt, executor=args.executor, scheduler_address=args.scheduler_address)
     print_apply_summary(result)
     bugs = [c for c in result.chains.values() if c.internal]
     if bugs:  # a bug is not a model tpat cannot convert: say so, and exit 70 like any other bug

@@ -3,6 +3,9 @@ and reports; what a task does is its stage's `run(plugin, workdir, upstream)` (`
 only its inputs and writes only its cache entry (a temp folder that the store renames into place), so chains of
 different plugins run in parallel processes safely, and a killed run leaves only complete entries behind: the next
 run redoes just what is missing.
+
+`run_stage` is one stage through the cache, the unit every executor schedules; `run_chain` runs a plugin's stages
+in a row with it (the local executor), the Dask executor submits each stage as a task of its own.
 """
 
 from __future__ import annotations
@@ -37,6 +40,19 @@ class ChainResult:
     def __getstate__(self):
         return {**self.__dict__, "exception": None}
 
+    def record(self, outcome: StageOutcome) -> None:
+        """Add one stage's outcome (in chain order)."""
+        if outcome.entry is not None:
+            self.entries[outcome.stage] = outcome.entry
+            if outcome.built:
+                self.ran.append(outcome.stage)
+                self.seconds[outcome.stage] = outcome.seconds
+            else:
+                self.cached.append(outcome.stage)
+        if outcome.error is not None:
+            self.error, self.failed_stage = outcome.error, outcome.stage
+            self.traceback, self.exception = outcome.traceback, outcome.exception
+
     @property
     def internal(self) -> bool:
         return self.traceback is not None
@@ -58,45 +74,73 @@ def stage_runners() -> dict:
             "validate": validate.run}
 
 
-def run_chain(p: PluginTasks, cache_root: Path, trt_include: str | None, event: Event | None = None) -> ChainResult:
-    """Run the planned stages of one plugin in order through the cache; stop at the first failure."""
+@dataclass
+class StageOutcome:
+    """What running one stage through the cache gave: its entry (and whether it was built now), or its failure.
+    One stage is the unit every executor schedules: the local one runs a plugin's stages in a row, the Dask one
+    submits each as its own task. `stops` says the chain ends here (a failure, or a validation that failed)."""
+
+    stage: str
+    entry: str | None = None
+    built: bool = False
+    seconds: float = 0.0
+    error: str | None = None
+    traceback: str | None = None  # a bug in tpat (not a TpatError)
+    stops: bool = False
+    skipped: bool = False  # not run: an earlier stage of the chain stopped it (the Dask executor's graph)
+    exception: Exception | None = field(default=None, repr=False)  # kept in-process only (not pickled back)
+
+    def __getstate__(self):
+        return {**self.__dict__, "exception": None}
+
+    @property
+    def status(self) -> str:
+        """The progress event it reports: done | cached | failed."""
+        if self.entry is None:
+            return "failed"
+        return "done" if self.built else "cached"
+
+
+def run_stage(p: PluginTasks, stage: str, entries: dict[str, str], cache: CacheStore,
+              trt_include: str | None) -> StageOutcome:
+    """Run one planned stage of `p` through the cache, given the entries of the stages before it."""
     from ..errors import TpatError
 
+    spec = p.tasks[stage]
+    run = stage_runners()[stage]
+    upstream = Upstream({s: Path(e) for s, e in entries.items()}, Path(trt_include) if trt_include else None)
+    start = time.perf_counter()
+    try:
+        entry, built = cache.put(stage, spec.key, lambda tmp: run(p, tmp, upstream))
+    except TpatError as exc:
+        log.info("%s %s failed: %s", stage, p.name, exc)
+        return StageOutcome(stage, error=str(exc), stops=True, exception=exc)
+    except Exception as exc:  # a bug, but one plugin must not take the other models down with it
+        return StageOutcome(stage, error=f"internal error: {type(exc).__name__}: {exc}",
+                            traceback=traceback.format_exc(), stops=True)
+    outcome = StageOutcome(stage, str(entry), built, time.perf_counter() - start)
+    if not built:
+        log.debug("%s %s: cached (%s)", stage, p.name, spec.key[:12])
+    if stage == "validate" and not json.loads((entry / "report.json").read_text())["passed"]:
+        outcome.error, outcome.stops = "validation failed: outputs differ from onnxruntime", True
+    return outcome
+
+
+def planned_stages(p: PluginTasks) -> list[str]:
+    return [stage for stage in STAGES if stage in p.tasks]
+
+
+def run_chain(p: PluginTasks, cache_root: Path, trt_include: str | None, event: Event | None = None) -> ChainResult:
+    """Run the planned stages of one plugin in order through the cache; stop at the first failure."""
     cache = CacheStore(cache_root)
     result = ChainResult(p.name)
-    runners = stage_runners()
-    for stage in STAGES:
-        spec = p.tasks.get(stage)
-        if spec is None:
-            continue
+    for stage in planned_stages(p):
         if event:
             event(p.name, stage, "start")
-        upstream = Upstream({s: Path(e) for s, e in result.entries.items()}, Path(trt_include) if trt_include else None)
-        start = time.perf_counter()
-        try:
-            entry, built = cache.put(stage, spec.key, lambda tmp, run=runners[stage]: run(p, tmp, upstream))
-        except TpatError as exc:
-            result.error, result.failed_stage, result.exception = str(exc), stage, exc
-            log.info("%s %s failed: %s", stage, p.name, exc)
-            if event:
-                event(p.name, stage, "failed")
-            return result
-        except Exception as exc:  # a bug, but one plugin must not take the other models down with it
-            result.error, result.failed_stage = f"internal error: {type(exc).__name__}: {exc}", stage
-            result.traceback = traceback.format_exc()
-            if event:
-                event(p.name, stage, "failed")
-            return result
-        result.entries[stage] = str(entry)
-        if built:
-            result.ran.append(stage)
-            result.seconds[stage] = time.perf_counter() - start
-        else:
-            result.cached.append(stage)
-            log.debug("%s %s: cached (%s)", stage, p.name, spec.key[:12])
+        outcome = run_stage(p, stage, result.entries, cache, trt_include)
+        result.record(outcome)
         if event:
-            event(p.name, stage, "done" if built else "cached")
-        if stage == "validate" and not json.loads((entry / "report.json").read_text())["passed"]:
-            result.error, result.failed_stage = "validation failed: outputs differ from onnxruntime", stage
-            return result
+            event(p.name, stage, outcome.status)
+        if outcome.stops:
+            break
     return result

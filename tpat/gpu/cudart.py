@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import os
+import re
 import shutil
 import subprocess
+from typing import Mapping
 
 from ..errors import TpatError
 
@@ -26,6 +29,28 @@ def gpu_available() -> bool:
         return subprocess.run([smi, "-L"], capture_output=True, timeout=20).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
+
+
+def visible_gpus(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The GPUs CUDA programs started from here may use, each as the value of CUDA_VISIBLE_DEVICES that selects it
+    alone: that variable's entries where it is set (CUDA stops at the first invalid one: "" or -1 hides every
+    GPU), else the indexes `nvidia-smi -L` lists. Used to give a local Dask cluster one GPU worker per GPU."""
+    environ = os.environ if environ is None else environ
+    if "CUDA_VISIBLE_DEVICES" in environ:
+        found = []
+        for token in (t.strip() for t in environ["CUDA_VISIBLE_DEVICES"].split(",")):
+            if not token or token.startswith("-"):
+                break
+            found.append(token)
+        return found
+    smi = shutil.which("nvidia-smi")
+    if not smi:
+        return []
+    try:
+        proc = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return re.findall(r"^GPU (\d+):", proc.stdout, re.M) if proc.returncode == 0 else []
 
 
 @functools.lru_cache(maxsize=1)

@@ -77,6 +77,11 @@ class PluginTasks:
         """The arch TVM lowers for: the oldest of the list, so the CUDA source runs on every arch built."""
         return oldest(self.arch)
 
+    def runs_on_gpu(self, stage: str) -> bool:
+        """Whether building this stage's entry needs a GPU: validation always, tuning when it searches (records
+        imported from beside the outputs need none). Executors that place tasks (Dask) ask it."""
+        return stage == "validate" or (stage == "tune" and self.records_dir is None)
+
     def describe_node(self) -> str:
         n = self.nodes[0]
         return f"'{n.node_name}' ({n.op_type})"

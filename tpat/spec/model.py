@@ -78,10 +78,21 @@ class Tuning(_Frozen):
 
 
 class Executor(_Frozen):
-    """Where tasks run. Only local processes exist today; `kind` is a tag so others can be added."""
+    """Where tasks run: processes of this machine (`local`, the default), or a Dask cluster (`dask`, the extra
+    `tpat[dask]`; docs/dask.md). The task graph, the cache and the outputs are the same either way."""
 
-    kind: Literal["local"] = "local"
-    jobs: int = Field(1, ge=1, description="tasks run in parallel")
+    kind: Literal["local", "dask"] = Field("local", description="local processes, or a dask.distributed cluster")
+    jobs: int = Field(1, ge=1, description="local: plugins built in parallel; dask without an address: CPU workers "
+                      "of the local cluster (default: one per core)")
+    address: Name | None = Field(None, description="dask: the scheduler's address (tcp://host:8786); default: a "
+                                 "local cluster sized to this machine, one GPU worker per visible GPU")
+
+    @model_validator(mode="after")
+    def _address_is_dask(self) -> Executor:
+        if self.address is not None and self.kind != "dask":
+            raise PydanticCustomError("address_without_dask", "address is a Dask scheduler's, but kind is {kind}",
+                                      {"kind": self.kind, "hint": "set kind: dask, or remove address"})
+        return self
 
 
 class Settings(_Frozen):

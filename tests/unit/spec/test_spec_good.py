@@ -167,3 +167,11 @@ def test_home_and_output_dir_placeholders(write_spec, tmp_path, monkeypatch):
     spec = resolve_spec(load_spec(path), environ={})
     assert spec.cache_dir == tmp_path / "home/c"
     assert spec.models[0].output == tmp_path / "tpat_out/x/m.onnx"
+
+
+def test_dask_executor_with_a_scheduler_address(write_spec):
+    path = write_spec("version: 1\nexecutor: {kind: dask, address: 'tcp://sched:8786'}\n"
+                      "models:\n  - path: m.onnx\n    targets: {op_types: [Gelu]}\n")
+    executor = resolve_spec(load_spec(path)).executor
+    assert (executor.kind, executor.address, executor.jobs) == ("dask", "tcp://sched:8786", 1)
+    assert "jobs" not in executor.model_fields_set  # a local cluster then gets one CPU worker per core
