@@ -14,11 +14,12 @@ log = logging.getLogger(__name__)
 def legalize_map() -> dict:
     """relax op -> tpat legalization, for the ops whose stock GPU legalization is slow (see each module)."""
     from .resize import legalize_resize2d
+    from .scatter_elements import legalize_scatter_elements
     from .scatter_nd import legalize_scatter_nd
     from .softmax import legalize_softmax
 
     return {"relax.scatter_nd": legalize_scatter_nd, "relax.nn.softmax": legalize_softmax,
-            "relax.image.resize2d": legalize_resize2d}
+            "relax.image.resize2d": legalize_resize2d, "relax.scatter_elements": legalize_scatter_elements}
 
 
 def fused_passes(target) -> list:
