@@ -51,6 +51,46 @@ def static_product(extents) -> int | None:
     return total
 
 
+def max_product(extents, dim_max) -> int | None:
+    """The product of extents at the largest value of each symbolic dim (`dim_max`: name -> max), or None when
+    one is not known to be bounded: what a rule sizes a symbolic row or grid for."""
+    from tvm import sym, tirx
+    from tvm.ir.prim.expr import IntImm
+
+    total = 1
+    for extent in extents:
+        if isinstance(extent, (IntImm, int)):
+            total *= int(extent)
+            continue
+        free = tirx.analysis.undefined_vars(extent)
+        if any(var.name not in dim_max for var in free):
+            return None
+        analyzer = sym.Analyzer()
+        for var in free:
+            analyzer.bind(var, tirx.const(dim_max[var.name], str(var.ty)))
+        value = analyzer.simplify(extent)
+        if not isinstance(value, IntImm):
+            return None
+        total *= value.value
+    return total
+
+
+def equal_products(a, b) -> bool:
+    """Two products of extents (static or symbolic) are provably equal."""
+    from tvm import sym
+
+    def product(extents):
+        total = None
+        for extent in extents:
+            total = extent if total is None else total * extent
+        return total
+
+    pa, pb = product(list(a)), product(list(b))
+    if pa is None or pb is None:
+        return pa is None and pb is None
+    return bool(sym.Analyzer().can_prove_equal(pa, pb))
+
+
 def static_factor(extents) -> int:
     """The constant part of a product of extents (symbolic ones count as 1): what the product is a multiple of."""
     from tvm.ir.prim.expr import IntImm
