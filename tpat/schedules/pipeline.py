@@ -30,9 +30,10 @@ def fused_passes(target) -> list:
 
     from .gather_pattern import mark_gathers_injective
     from .row_pattern import mark_row_reductions_fusible
+    from .shape_lookup import fold_static_dim_lookups
 
     return list(cuda_pipeline.library_dispatch_passes(target)) + [
-        relax.transform.LegalizeOps(customize_legalize_map=legalize_map()),
+        fold_static_dim_lookups(), relax.transform.LegalizeOps(customize_legalize_map=legalize_map()),
         relax.transform.AnnotateTIROpPattern(), mark_gathers_injective(), mark_row_reductions_fusible(),
         relax.transform.FoldConstant(),
         relax.transform.FuseOps(), relax.transform.FuseTIR()]
@@ -49,7 +50,7 @@ def default_schedules(dim_max: dict[str, int] | None = None):
     from .row_reduction import ShortRowReduction
 
     rules = [dl.gpu.Matmul(), RowReduce(dim_max), dl.gpu.GEMV(), dl.gpu.Reduction(), ShortRowReduction(dim_max),
-             dl.gpu.GeneralReduction(), VectorizedElementwise(), dl.gpu.Fallback()]
+             dl.gpu.GeneralReduction(), VectorizedElementwise(dim_max), dl.gpu.Fallback()]
     return dl.ApplyDefaultSchedule(*(_logged(rule) for rule in rules))
 
 
