@@ -78,3 +78,15 @@ def test_a_gather_large_at_its_declared_maxima_gives_a_thread_two_vectors():
     assert E.evaluate(k.grid[0], [2048]) * k.block[0] * 2 * 4 == 2048 * 26 * 1000
     stores = re.findall(r"\*\(float4\*\)\(compute_intermediate_ptr \+ [^;]*;", kernel_bodies(low.cuda_source))
     assert len(stores) == 2, "two 16-byte stores a thread"
+
+
+def test_a_square_transpose_is_not_read_as_if_elementwise():
+    """(batch, 512, 512) -> perm [0, 2, 1]: the input has the output's shape but is read transposed; taking it for an
+    elementwise operand (vector loads at the output's index) made TVM fail to lower it."""
+    model = _model(h.make_node("Transpose", ["x"], ["y"], name="t", perm=[0, 2, 1]),
+                   [h.make_tensor_value_info("x", T.FLOAT, ("batch", 512, 512))],
+                   [h.make_tensor_value_info("y", T.FLOAT, ("batch", 512, 512))])
+    _, low = lower_node(model)
+    (k,) = low.launch_plan.kernels
+    assert E.evaluate(k.grid[0], [3]) * k.block[0] * 8 == 3 * 512 * 512  # two vectors a thread (a large gather)
+    assert "*(float4*)(in0_ptr" not in kernel_bodies(low.cuda_source), "no vector load across the transpose"

@@ -17,8 +17,8 @@ from tvm.s_tir.dlight.gpu.base import GPUScheduleRule
 from tvm.target import Target
 
 from ..ir.dtypes import BY_NAME
-from .analysis import (VECTOR_BYTES, fused_index_map, inlined_blocks, max_product, same_shape, static_factor,
-                       writes_at_iteration_point)
+from .analysis import (VECTOR_BYTES, at_iteration_point, fused_index_map, inlined_blocks, max_product, same_shape,
+                       static_factor, writes_at_iteration_point)
 
 THREADS = 256
 LARGE_GRID_VECTORS = 1 << 18  # a grid this many vectors (~ 8 waves of 256-thread blocks on 132 SMs) or larger
@@ -48,7 +48,8 @@ class VectorizedElementwise(GPUScheduleRule):
             return None
         out_shape = list(writes[0].source.shape)
         vector_reads = [i for i, read in enumerate(sch.get(block).reads)
-                        if same_shape(read.source.shape, out_shape) and str(read.source.dtype) in VECTOR_DTYPES]
+                        if same_shape(read.source.shape, out_shape) and str(read.source.dtype) in VECTOR_DTYPES
+                        and at_iteration_point(sch.get(block), read)]
         per_thread = _vectors_per_thread(vector_reads, out_shape, inner.value, lanes, self.dim_max)
         # staged through registers: vector loads -> scalar math (erf, exp ... have no vector form) -> vector
         # stores. Streaming: flattened to one index, so each thread's slice is a contiguous range. A gather keeps
