@@ -147,10 +147,10 @@ def main(argv=None) -> int:
         cases = [c for c in cases if (args.records / c.name / "tune.json").is_file()]
     for case in cases:
         for key, variant in variants(case, not args.no_static and args.records is None):
-            try:  # the records (tuned at the opt bucket) go to the symbolic build, which dispatches to them there
+            try:  # records (tuned at the opt bucket) go to the symbolic build, which dispatches to them there
                 records = args.records / case.name if args.records is not None and key == case.name else None
-                info = build_case(variant, out, arch, args.keep_plugin, args.trials if records or not args.records
-                                  else 0, records, folder=key)
+                trials = args.trials if key == case.name else 0  # static twins: the untuned reference
+                info = build_case(variant, out, arch, args.keep_plugin, trials, records, folder=key)
                 manifest["cases"][key] = info
                 manifest["failed"].pop(key, None)
                 print(f"  built {key:44s} {info['plugin']}  {info['seconds']:6.1f}s", flush=True)
