@@ -595,6 +595,9 @@ def main(argv=None) -> int:
     ap.add_argument("--compile-reserve-s", type=float, default=60.0,
                     help="skip compiling a case when less than this is left of --budget-s")
     ap.add_argument("--compile-limit-s", type=float, default=60.0, help="note a compile slower than this")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the rows --out/results.json already has (same device session: one GPU command is "
+                    "limited to 10 minutes) and time only the rest; skipped and failed rows are retried")
     opts = ap.parse_args(argv)
     state = {"start": time.perf_counter()}
     if opts.rescore:
@@ -622,14 +625,25 @@ def main(argv=None) -> int:
         return 2
     prebuilt = opts.prebuilt.resolve()
     manifest = json.loads((prebuilt / "prebuilt.json").read_text())
-    env = environment()
-    env["copy"] = copy_bandwidth()
+    done: dict[str, dict] = {}
+    previous = opts.out / "results.json"
+    if opts.resume and previous.is_file():  # the rows a cut-short command left (same machine, same session)
+        data = json.loads(previous.read_text())
+        env = data["env"]
+        done = {r["case"]: r for r in data["rows"] if r.get("status") in ("ok", "wrong", "not built")}
+        env.setdefault("notes", []).append(f"resumed: {len(done)} rows kept from an earlier command of this run")
+    else:
+        env = environment()
+        env["copy"] = copy_bandwidth()
     env["prebuilt_failed"] = manifest.get("failed", {})
     log(f"{env['device']} · torch {env['torch']} CUDA {env['cuda']} · L2 {env['l2_bytes'] / 1e6:.0f} MB · "
         f"copy {env['copy']['GBps']:.0f} GB/s")
     rows = []
     for case, values in _jobs(select(opts.cases, opts.suite)):
         name = case.name + (f" [{case.point_name(values)}]" if case.dims else "")
+        if name in done:
+            rows.append(done[name])
+            continue
         entry = manifest["cases"].get(case.name)
         base = {"case": name, "base": case.name, "suite": "breadth" if case.dims else "core", "op": case.op,
                 "shape": (case.at(values) if case.dims else case).shape_str, "dtype": case.dtype,
