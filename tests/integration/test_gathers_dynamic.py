@@ -90,3 +90,30 @@ def test_a_square_transpose_is_not_read_as_if_elementwise():
     (k,) = low.launch_plan.kernels
     assert E.evaluate(k.grid[0], [3]) * k.block[0] * 8 == 3 * 512 * 512  # two vectors a thread (a large gather)
     assert "*(float4*)(in0_ptr" not in kernel_bodies(low.cuda_source), "no vector load across the transpose"
+
+
+def test_a_half_precision_one_hot_lowers():
+    """The frontend computes OneHot in fp64; vectorised over an fp16 output's 8 lanes that is float64x8, which
+    CUDA has no type for (TVM failed to lower (2048, 26, 1000) fp16). Such gathers are unrolled instead."""
+    model = _model(h.make_node("OneHot", ["i", "depth", "values"], ["y"], name="oh", axis=-1),
+                   [h.make_tensor_value_info("i", T.INT64, (2048, 26))],
+                   [h.make_tensor_value_info("y", T.FLOAT16, (2048, 26, 1000))],
+                   [onnx.numpy_helper.from_array(np.array(1000, np.int64), "depth"),
+                    onnx.numpy_helper.from_array(np.array([0, 1], np.float16), "values")])
+    _, low = lower_node(model, {})
+    (k,) = low.launch_plan.kernels
+    assert k.grid[0] * k.block[0] * 8 == 2048 * 26 * 1000, "a vector of 8 halves a thread"
+    assert len(re.findall(r"\*\(uint4\*\)\(compute_intermediate_ptr \+ ", kernel_bodies(low.cuda_source))) == 1
+
+
+def test_a_multi_output_kernel_writes_each_output():
+    """Split into three: TVM returns its outputs as a tuple picked apart by TupleGetItem, which the launch plan
+    reader refused; each output is now traced to the kernel writing it."""
+    model = _model(h.make_node("Split", ["x"], ["a", "b", "c"], name="sp", axis=-1),
+                   [h.make_tensor_value_info("x", T.FLOAT, ("batch", 128, 768))],
+                   [h.make_tensor_value_info(n, T.FLOAT, ("batch", 128, 256)) for n in "abc"])
+    model.opset_import[0].version = 18
+    model.graph.node[0].attribute.append(h.make_attribute("num_outputs", 3))
+    _, low = lower_node(model)
+    written = sorted(a.index for k in low.launch_plan.kernels for a in k.args if a.kind == "output")
+    assert written == [0, 1, 2]

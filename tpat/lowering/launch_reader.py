@@ -105,6 +105,10 @@ class LaunchPlanReader:
         if isinstance(value, relax.Tuple):  # several outputs (a fused group): returned as one tuple
             self.tuples[key(var)] = list(value.fields)
             return
+        if isinstance(value, relax.TupleGetItem) and key(value.tuple_value) in self.tuples:
+            field = self.tuples[key(value.tuple_value)][int(value.index)]  # one output of a multi-output kernel
+            self._binding(var, field)
+            return
         if not isinstance(value, relax.Call):
             self.fail(f"unexpected relax binding {var.name} = {type(value).__name__}")
         if isinstance(value.op, tvm.ir.GlobalVar):

@@ -124,11 +124,22 @@ def _gather_vectors(sch, block, lanes: int) -> None:
     have in common."""
     elements = sch.get_loops(block)[-1]  # under threadIdx: this loop, after unit loops of the row
     loops = sch.split(elements, [None, lanes]) if sch.get(elements).extent.value > lanes else [elements]
-    if _loads_are_vectors(sch.get(block), lanes):
+    if _loads_are_vectors(sch.get(block), lanes) and _vector_types_exist(sch.get(block), lanes):
         sch.vectorize(loops[-1])
         loops = loops[:-1]
     for loop in loops:
         sch.unroll(loop)
+
+
+def _vector_types_exist(block, lanes: int) -> bool:
+    """Every value the block computes fits a CUDA vector type at `lanes` (at most 4 lanes of 64 bits: OneHot's
+    frontend computes in fp64, and an fp16 output's 8 lanes of it, float64x8, has no CUDA type)."""
+    import tvm_ffi
+    from tvm.ir import Expr
+
+    exprs = []
+    tvm_ffi.structural_walk(block.body, (Expr, exprs.append))
+    return all(lanes <= 4 or "64" not in str(getattr(e, "ty", "")) for e in exprs)
 
 
 def _loads_are_vectors(block, lanes: int) -> bool:
