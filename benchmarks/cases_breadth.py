@@ -91,7 +91,7 @@ def _reductions() -> list[Case]:
     ]
 
 
-# --- BERT rows with a dynamic sequence: attention Softmax (mask Add fused), LayerNorm, GELU ----------------------------
+# --- BERT rows with a dynamic sequence: attention Softmax (mask Add fused), LayerNorm, GELU --------------------------
 def _attention(name, dt, heads=12):
     shape, mask = ("batch", heads, "seq", "seq"), ("batch", 1, 1, "seq")
 
@@ -153,7 +153,8 @@ def _gelu(name, dt, seq_dynamic, op="Gelu"):
 
 def _bert() -> list[Case]:
     return [_attention("attn_softmax_fp16", "fp16"), _attention("attn_softmax_fp32", "fp32"),
-            _softmax_static_row("softmax_s384_fp32", "fp32", 384), _softmax_static_row("softmax_s512_fp16", "fp16", 512),
+            _softmax_static_row("softmax_s384_fp32", "fp32", 384),
+            _softmax_static_row("softmax_s512_fp16", "fp16", 512),
             _layer_norm("layernorm_h1024_fp16", "fp16", 1024, True),
             _layer_norm("layernorm_h1024_fp32", "fp32", 1024, True),
             _layer_norm("layernorm_h4096_fp16", "fp16", 4096, False),
@@ -273,7 +274,8 @@ def _topk(name, dt, k=8):
 def _argmax(name, dt):
     return _case(name, "ArgMax", "index", dt, [("x", ("batch", 128, 1000), _np(dt))], [("y", ("batch", 128), "int64")],
                  lambda: h.make_node("ArgMax", ["x"], ["y"], name=name, axis=-1, keepdims=0),
-                 lambda x, *, consts: x.argmax(dim=-1), [_batch(64 if dt == "fp32" else 128)], note="over rows of 1000 (first of ties)")
+                 lambda x, *, consts: x.argmax(dim=-1), [_batch(64 if dt == "fp32" else 128)],
+                 note="over rows of 1000 (first of ties)")
 
 
 def _indexing() -> list[Case]:

@@ -175,3 +175,18 @@ def test_fp32_accumulation_matches_numpy(axis, keepdims, mean):
     out = tvm.runtime.empty(want.shape, "float16", tvm.cpu())
     ex["main"](tvm.runtime.tensor(a, tvm.cpu()), out)
     np.testing.assert_array_equal(out.numpy(), want)
+
+
+@pytest.mark.parametrize("op, kernel, stride, pads", [("AveragePool", 2, 2, 0), ("MaxPool", 3, 2, 1)])
+def test_pooling_windows_get_a_thread_per_output(op, kernel, stride, pads):
+    """dlight's Reduction gave each output of a 2x2 AveragePool a block of 4 threads (6.4 million blocks for
+    (64, 128, 56, 56)): a small window read at x[2h + i, 2w + j] is walked by one thread."""
+    size = (56 + 2 * pads - kernel) // stride + 1
+    node = h.make_node(op, ["x"], ["y"], name="p", kernel_shape=[kernel, kernel], strides=[stride, stride],
+                       pads=[pads] * 4)
+    model = fixed_model(node, [_vi("x", T.FLOAT, ("batch", 128, 56, 56))],
+                        [_vi("y", T.FLOAT, ("batch", 128, size, size))])
+    _, low = lower_node(model)
+    (k,) = low.launch_plan.kernels
+    assert k.block == (256, 1, 1)
+    assert all(_at(k.grid[0], [b]) * 256 >= b * 128 * size * size > (_at(k.grid[0], [b]) - 1) * 256 for b in (1, 3))

@@ -76,7 +76,8 @@ def test_prebuild_variants_and_run_jobs():
                     "attn_softmax_fp16__static_batch32_seq384", "attn_softmax_fp16__static_batch32_seq512"]
     assert [k for k, _ in prebuild.variants(bc.CASES["gelu_b1_fp32"])] == ["gelu_b1_fp32"]
     jobs = list(run._jobs([bc.CASES["gelu_b1_fp32"], case]))
-    assert [(c.name, v) for c, v in jobs][:2] == [("gelu_b1_fp32", {}), ("attn_softmax_fp16", {"batch": 32, "seq": 128})]
+    assert [(c.name, v) for c, v in jobs][:2] == [("gelu_b1_fp32", {}),
+                                                  ("attn_softmax_fp16", {"batch": 32, "seq": 128})]
 
 
 def _ort(model, arrays):

@@ -14,6 +14,10 @@ apart by which iteration variable indexes the input's innermost (contiguous) dim
   reduced axis split over `threadIdx.y`, each thread walking its share and the partial results combined across
   the block: parallel even where there are few outputs.
 
+A third case: a small window read neither way (pooling's 2x2 at x[2h + i, 2w + j]) gets a thread per output
+walking its window; dlight's Reduction gave each output a block of 4 threads (6.4 million blocks for AveragePool
+(64, 128, 56, 56)).
+
 Applies to a function of one reduction block (all its spatial axes first, as dlight normalises them) and at most
 one spatial epilogue over the same outputs; rows longer than LONG_ROW, or long rows that are few, are left to
 dlight's block-per-row rule. `dim_max` bounds symbolic extents (the plugin's declared ranges).
@@ -36,6 +40,7 @@ MAX_ROW = 1024
 COLUMN_LANES = 32  # outputs a block along the contiguous axis (outer layout)
 MAX_SPLIT = 16  # threadIdx.y sharing the reduced axis (outer layout)
 MIN_SHARE = 4  # reduced elements a thread walks at least (outer layout)
+SMALL_WINDOW = 32  # a reduced window this small and neither layout (pooling): a thread per output walks it
 
 
 class RowReduce(GPUScheduleRule):
@@ -60,9 +65,12 @@ class RowReduce(GPUScheduleRule):
         if len(block.writes) != 1 or len(block.iter_vars) != len(kind):
             return None
         layout = _layout(block, leading)
+        extents = [iv.dom.extent for iv in block.iter_vars]
+        window = static_product(extents[leading:])
+        if layout is None and window is not None and window <= SMALL_WINDOW:
+            return self._per_thread(sch, red, epilogue, extents, leading)
         if layout is None:
             return None
-        extents = [iv.dom.extent for iv in block.iter_vars]
         rows = max_product(extents[:leading], self.dim_max)
         row = max_product(extents[leading:], self.dim_max)
         if rows is None or row is None:
@@ -109,6 +117,22 @@ class RowReduce(GPUScheduleRule):
                     sch.vectorize(sch.get_loops(cache)[-1])
         if epilogue is not None:
             sch.reverse_compute_at(epilogue.block_rv, ty, preserve_unit_loops=True)
+        return sch
+
+    def _per_thread(self, sch, red, epilogue, extents, leading):
+        """A small window (pooling): a thread per output walks it, outputs spread over 256-thread blocks."""
+        sch.transform_block_layout(red.block_rv, fused_index_map(extents, leading))
+        if epilogue is not None:
+            epi_extents = [iv.dom.extent for iv in sch.get(epilogue.block_rv).iter_vars]
+            sch.transform_block_layout(epilogue.block_rv, fused_index_map(epi_extents, len(epi_extents)))
+            sch.set_scope(red.block_rv, buffer_index=0, storage_scope="local")
+        out_loop, r_loop = sch.get_loops(red.block_rv)
+        bx, tx = sch.split(out_loop, [None, THREADS])
+        sch.bind(bx, "blockIdx.x")
+        sch.bind(tx, "threadIdx.x")
+        sch.unroll(r_loop)
+        if epilogue is not None:
+            sch.reverse_compute_at(epilogue.block_rv, tx, preserve_unit_loops=True)
         return sch
 
     def _outer(self, sch, block, epilogue, extents, leading, row):
