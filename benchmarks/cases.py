@@ -45,31 +45,73 @@ class Case:
     note: str = ""
     # bytes a kernel must move through DRAM when not every input byte is needed (GatherND reads only the gathered
     # rows of data); None: each input read once + each output written once + the constants
-    moved: int | None = None
+    moved: int | Callable[[dict], int] | None = None  # a callable: of the dim values (dynamic cases)
+    # dynamic mode (the breadth suite): shapes may name dims (str), each declared here as (name, min, opt, max);
+    # `points` are the dim values it is timed at (default: every dim at its opt). `make_node` may return several
+    # nodes: they are fused into one plugin (named after the last node, whose name is the case's).
+    dims: tuple[tuple[str, int, int, int], ...] = ()
+    points: tuple[tuple[tuple[str, int], ...], ...] = ()
+    static_of: str = ""            # set on a static twin (`at`): the dynamic case it was made from
+    opset: int = OPSET
+
+    @property
+    def nodes(self) -> list[onnx.NodeProto]:
+        made = self.make_node()
+        return list(made) if isinstance(made, (list, tuple)) else [made]
+
+    @property
+    def opt(self) -> dict[str, int]:
+        return {n: o for n, _, o, _ in self.dims}
+
+    def run_points(self) -> list[dict[str, int]]:
+        """The dim values this case is timed at: each point over the opt values (just opt when none are given)."""
+        return [{**self.opt, **dict(p)} for p in self.points] or ([self.opt] if self.dims else [{}])
+
+    def at(self, values: dict[str, int]) -> "Case":
+        """The static twin at `values`: the same nodes with every named dim fixed (the build of one shape)."""
+        import dataclasses
+
+        def fix(spec):
+            return tuple((n, tuple(values[d] if isinstance(d, str) else d for d in s), t) for n, s, t in spec)
+
+        return dataclasses.replace(self, inputs=fix(self.inputs), outputs=fix(self.outputs), dims=(), points=(),
+                                   static_of=self.name, moved=self.moved_at(values) if self.moved else None)
+
+    def moved_at(self, values: dict[str, int]) -> int | None:
+        return self.moved(values) if callable(self.moved) else self.moved
+
+    @staticmethod
+    def point_name(values: dict[str, int]) -> str:
+        return ",".join(f"{k}={v}" for k, v in values.items())
 
     @property
     def shape_str(self) -> str:
+        if self.dims:
+            return self.at(self.opt).shape_str
         ins = " ".join("x".join(map(str, s)) for _, s, _ in self.inputs)
         outs = " ".join("x".join(map(str, s)) for _, s, _ in self.outputs)
         return f"{ins} → {outs}"
 
     @property
     def bytes_moved(self) -> int:
+        if self.dims:
+            return self.at(self.opt).bytes_moved
         if self.moved is not None:
-            return self.moved
+            return self.moved_at({})
         total = sum(int(np.prod(s)) * np.dtype(d).itemsize for _, s, d in (*self.inputs, *self.outputs))
         consts = sum(a.nbytes for a in self.make_consts().values())
         return total + consts
 
     def model(self) -> onnx.ModelProto:
-        node = self.make_node()
+        """The ONNX model: named dims (dynamic cases) as dim_params, so tpat keeps them symbolic."""
         ins = [h.make_tensor_value_info(n, onnx.helper.np_dtype_to_tensor_dtype(np.dtype(d)), list(s))
                for n, s, d in self.inputs]
         outs = [h.make_tensor_value_info(n, onnx.helper.np_dtype_to_tensor_dtype(np.dtype(d)), list(s))
                 for n, s, d in self.outputs]
         inits = [nh.from_array(a, k) for k, a in self.make_consts().items()]
-        graph = h.make_graph([node], f"{self.name}_graph", ins, outs, initializer=inits)
-        model = h.make_model(graph, opset_imports=[h.make_opsetid("", OPSET)], producer_name="tpat-benchmarks")
+        graph = h.make_graph(self.nodes, f"{self.name}_graph", ins, outs, initializer=inits)
+        model = h.make_model(graph, opset_imports=[h.make_opsetid("", self.opset)],
+                             producer_name="tpat-benchmarks")
         model.ir_version = 9
         return model
 
@@ -276,14 +318,28 @@ CASES: dict[str, Case] = _all_cases()
 SMALL_CASES: dict[str, Case] = _small_cases()
 
 
-def select(names: Sequence[str] | None) -> list[Case]:
+def suite_cases(suite: str = "core") -> dict[str, Case]:
+    """core: the 20 cases above (fixed shapes); breadth: benchmarks/cases_breadth.py (dynamic dims); all: both."""
+    if suite == "core":
+        return CASES
+    from benchmarks.cases_breadth import BREADTH
+
+    if suite == "breadth":
+        return BREADTH
+    if suite == "all":
+        return {**CASES, **BREADTH}
+    raise KeyError(f"no benchmark suite {suite!r}; known: core, breadth, all")
+
+
+def select(names: Sequence[str] | None, suite: str = "core") -> list[Case]:
     """Cases by name (or by prefix: "softmax" picks all four softmax cases); all when `names` is empty."""
+    cases = suite_cases(suite)
     if not names:
-        return list(CASES.values())
+        return list(cases.values())
     picked = []
     for n in names:
-        hits = [c for k, c in CASES.items() if k == n or k.startswith(n)]
+        hits = [c for k, c in cases.items() if k == n or k.startswith(n)]
         if not hits:
-            raise KeyError(f"no benchmark case {n!r}; known: {', '.join(CASES)}")
+            raise KeyError(f"no benchmark case {n!r}; known: {', '.join(cases)}")
         picked.extend(c for c in hits if c not in picked)
     return picked

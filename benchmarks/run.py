@@ -43,7 +43,9 @@ import onnx  # noqa: E402
 
 from tpat.gpu.kernels_lib import KernelsABI  # noqa: E402
 
+from benchmarks import targets  # noqa: E402
 from benchmarks.cases import select  # noqa: E402
+from benchmarks.prebuild import variant_key  # noqa: E402
 
 TOL = {"fp32": (1e-4, 1e-5), "fp16": (1e-2, 1e-2)}  # (rtol, atol) of ours vs torch eager
 BIG_BYTES = 64 << 20  # cases moving more than this get CALLS_BIG calls per graph, others CALLS_SMALL
@@ -74,14 +76,14 @@ def _load_cudart(path: Path) -> None:
 
 
 class Kernels(KernelsABI):
-    """tpat's C ABI binding; fixed-shape cases have no dynamic dims."""
+    """tpat's C ABI binding; `dims`: the values of the plugin's dynamic dims (none for fixed-shape builds)."""
 
-    def __init__(self, path: Path, plugin: str):
+    def __init__(self, path: Path, plugin: str, dims=()):
         _load_cudart(path)
         super().__init__(path, plugin)
-        self.dims = ()
+        self.dims = tuple(dims)
 
-    def workspace_bytes(self) -> int:  # noqa: D102 - fixed shapes
+    def workspace_bytes(self) -> int:  # noqa: D102 - at this call's dims
         return super().workspace_bytes(self.dims)
 
     def launcher(self, inputs, outputs, workspace):
@@ -241,22 +243,65 @@ def compare(ours, ref, dtype: str) -> dict:
     return {"ok": ok, "max_abs": float(diff.max()), "rel_norm": rel, "detail": detail}
 
 
-def run_case(case, prebuilt: Path, entry: dict, opts, state: dict) -> dict:
+def compare_all(outs, ref, dtype: str) -> dict:
+    """`compare` over every output the reference returns (a tuple for several; TopK's reference returns only the
+    values, so its indices, which may differ on ties, are not compared)."""
+    refs = list(ref) if isinstance(ref, (tuple, list)) else [ref]
+    checks = [compare(o, r, dtype) for o, r in zip(outs, refs)]
+    bad = [c for c in checks if not c["ok"]]
+    worst = max(checks, key=lambda c: c.get("rel_norm", 0.0))
+    return bad[0] if bad else worst
+
+
+def _poisoned(case, dev):
+    import torch
+
+    def empty(d, s):
+        dt = getattr(torch, d)
+        return torch.full(s, float("nan"), dtype=dt, device=dev) if dt.is_floating_point else \
+            torch.full(s, -12345, dtype=dt, device=dev)
+
+    return [empty(d, s) for _, s, d in case.outputs]
+
+
+def _launcher(prebuilt: Path, entry: dict, plugin: str, dims, inputs, outputs, dev, row: dict, key: str):
+    """(kernels, a no-argument launch of them) at `dims`; the workspace is allocated here."""
+    import torch
+
+    kern = Kernels(prebuilt / entry["kernels"], plugin, dims)
+    ws_bytes = kern.workspace_bytes()
+    row[f"workspace_bytes{key}"] = ws_bytes
+    ws = torch.empty(max(ws_bytes, 1), dtype=torch.uint8, device=dev) if ws_bytes else None
+    return kern, kern.launcher(inputs, outputs, ws)
+
+
+def _kernel_rows(meta: dict) -> list[dict]:
+    return [{"name": k["name"], "grid": k["grid"], "block": k["block"], "dyn_smem": k.get("dyn_smem", 0)}
+            for k in meta["launch_plan"]["kernels"]]
+
+
+def run_case(case, prebuilt: Path, entry: dict, opts, state: dict, values: dict | None = None,
+             static: tuple[str, dict] | None = None) -> dict:
+    """One row: `case` (a dynamic one at the dim `values`) by its build `entry` — the symbolic kernels for a
+    dynamic case — and, with `static` ((key, entry) of its static twin), the static build of the same shape."""
     import torch
 
     from tpat.graph.op_inputs import make_inputs
 
-    row: dict = {"case": case.name, "op": case.op, "shape": case.shape_str, "dtype": case.dtype,
-                 "bytes": case.bytes_moved, "note": case.note, "status": "ok", "notes": []}
+    concrete = case.at(values) if case.dims else case
+    row: dict = {"case": case.name + (f" [{case.point_name(values)}]" if case.dims else ""), "base": case.name,
+                 "suite": "breadth" if case.dims else "core", "op": case.op, "shape": concrete.shape_str,
+                 "dtype": case.dtype, "bytes": concrete.bytes_moved, "note": case.note, "status": "ok", "notes": [],
+                 "dims": values or {}}
     work = prebuilt / case.name
     plugin = entry["plugin"]
     meta = json.loads((work / "trt_plugin" / "meta" / f"{plugin}.json").read_text())
-    row["kernels"] = [{"name": k["name"], "grid": k["grid"], "block": k["block"], "dyn_smem": k.get("dyn_smem", 0)}
-                      for k in meta["launch_plan"]["kernels"]]
-    model = onnx.load(str(work / "model.onnx"))
-    shapes = [s for _, s, _ in case.inputs]
-    arrays = make_inputs(model, shapes, [d for _, _, d in case.inputs], seed=opts.seed)
-    names = [n for n, _, _ in case.inputs]
+    row["kernels"] = _kernel_rows(meta)
+    dims = [values[d["name"]] for d in meta["signature"]["dims"]] if case.dims else []
+    model = concrete.model()
+    shapes = [s for _, s, _ in concrete.inputs]
+    arrays = make_inputs(model, shapes, [d for _, _, d in concrete.inputs], seed=opts.seed)
+    names = [n for n, _, _ in concrete.inputs]
     model_inputs = meta["nodes"][0]["model_inputs"]
     if model_inputs != names:
         raise RuntimeError(f"plugin inputs {model_inputs} are not the case's runtime inputs {names}")
@@ -266,26 +311,38 @@ def run_case(case, prebuilt: Path, entry: dict, opts, state: dict) -> dict:
     eager = case.reference(consts)
 
     # correctness: ours (outputs poisoned with NaN) against torch eager on the same inputs
-    outputs = [torch.full(s, float("nan"), dtype=getattr(torch, d), device=dev) for _, s, d in case.outputs]
-    kern = Kernels(prebuilt / entry["kernels"], plugin)
+    outputs = _poisoned(concrete, dev)
+    kern, ours = _launcher(prebuilt, entry, plugin, dims, inputs, outputs, dev, row, "")
+    twin = None
     try:
-        ws_bytes = kern.workspace_bytes()
-        row["workspace_bytes"] = ws_bytes
-        ws = torch.empty(max(ws_bytes, 1), dtype=torch.uint8, device=dev) if ws_bytes else None
-        ours = kern.launcher(inputs, outputs, ws)
         ours()
         torch.cuda.synchronize()
         ref = eager(*inputs)
         torch.cuda.synchronize()
-        check = compare(outputs[0], ref, case.dtype)
+        check = compare_all(outputs, ref, case.dtype)
         row["check"] = check
-        del ref
         if not check["ok"]:
             row["status"] = "wrong"
-            log(f"  WRONG {case.name}: {check['detail']} (rel norm err {check.get('rel_norm', float('nan')):.3g})")
+            log(f"  WRONG {row['case']}: {check['detail']} (rel norm err {check.get('rel_norm', float('nan')):.3g})")
             return row
-        calls = CALLS_BIG if case.bytes_moved > BIG_BYTES else CALLS_SMALL
+        calls = CALLS_BIG if concrete.bytes_moved > BIG_BYTES else CALLS_SMALL
         time_contender(row, "ours", ours, calls)
+        if static is not None:  # the static build of the same shape, same inputs
+            key, s_entry = static
+            s_meta = json.loads((prebuilt / key / "trt_plugin" / "meta" / f"{s_entry['plugin']}.json").read_text())
+            row["static_kernels"] = _kernel_rows(s_meta)
+            s_outputs = _poisoned(concrete, dev)
+            twin, s_launch = _launcher(prebuilt, s_entry, s_entry["plugin"], [], inputs, s_outputs, dev, row,
+                                       "_static")
+            s_launch()
+            torch.cuda.synchronize()
+            s_check = compare_all(s_outputs, ref, case.dtype)
+            if s_check["ok"]:
+                time_contender(row, "static", s_launch, calls)
+            else:
+                row["notes"].append(f"static build wrong: {s_check['detail']}")
+            del s_outputs
+        del ref
         time_contender(row, "eager", lambda: eager(*inputs), calls)
         # torch.compile (inductor, default mode), bounded: skip it once the run's budget is nearly spent
         left = opts.budget_s - (time.perf_counter() - state["start"])
@@ -300,7 +357,7 @@ def run_case(case, prebuilt: Path, entry: dict, opts, state: dict) -> dict:
                 cref = compiled(*inputs)
                 torch.cuda.synchronize()
                 row["compile_seconds"] = time.perf_counter() - t0
-                cchk = compare(cref, eager(*inputs), case.dtype)
+                cchk = compare_all(cref if isinstance(cref, (tuple, list)) else [cref], eager(*inputs), case.dtype)
                 del cref
                 if not cchk["ok"]:
                     row["notes"].append(f"torch.compile output differs from eager: {cchk['detail']}")
@@ -313,7 +370,16 @@ def run_case(case, prebuilt: Path, entry: dict, opts, state: dict) -> dict:
                 torch._dynamo.reset()
     finally:
         kern.close()
+        if twin is not None:
+            twin.close()
     return row
+
+
+def _jobs(cases):
+    """(case, dim values) to time: a core case once, a dynamic case at each of its points."""
+    for case in cases:
+        for values in (case.run_points() if case.dims else [{}]):
+            yield case, values
 
 
 # --- report ----------------------------------------------------------------------------------------------------------
@@ -354,6 +420,15 @@ def _pct(r) -> str:
     return f"({r['pct_roofline']:.0f} %)" if r["l2"] == "~" else f"{r['pct_roofline']:.0f} %"
 
 
+def _sym_mark(r) -> str:
+    """Beside the static build's time: how the symbolic kernels compare (× static; ! past the 10 % target)."""
+    ratio = targets.sym_vs_static(r)
+    if ratio is None:
+        return ""
+    slower = 1 / ratio
+    return f" ({slower:.2f}×{'!' if slower > targets.SYMBOLIC_SLACK else ''})"
+
+
 def _f(x, fmt="{:.1f}"):
     return "—" if x is None else fmt.format(x)
 
@@ -387,24 +462,30 @@ def markdown(rows, env) -> str:
              "plain calls and one sync. `vs` = contender time / ours (> 1: ours faster). Roofline = bytes moved "
              "(inputs read once, outputs written once) / roofline bandwidth. L2 `yes`: the working set fits in half "
              "of L2 and stays there across calls: the DRAM roofline is no bound, no % given; `~`: it fits in L2 "
-             "only nominally (% in parentheses). " + _kernels_note(rows), "",
-             "| case | shape | dtype | ours µs | eager µs | compile µs | roofline µs | vs eager | vs compile "
-             "| % roofline | L2 | wall µs ours / eager / compile | rel err |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|:-:|---:|---:|"]
+             "only nominally (% in parentheses). " + _kernels_note(rows) + " Breadth rows (`case [dims]`): "
+             "`ours` is the symbolic build (dims declared dynamic, one kernel for the range) at those dims, "
+             "`static` the static build of the same shape (in parentheses: symbolic time / static time).", "",
+             "| case | shape | dtype | ours µs | static µs | eager µs | compile µs | roofline µs | vs eager "
+             "| vs compile | % roofline | L2 | wall µs ours / eager / compile | rel err | why it loses |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|:-:|---:|---:|---|"]
     for r in rows:
         if r["status"] != "ok":
             why = r.get("check", {}).get("detail") or r.get("error", "")
-            lines.append(f"| {r['case']} | {r['shape']} | {r['dtype']} | **{r['status'].upper()}** | "
+            lines.append(f"| {r['case']} | {r['shape']} | {r['dtype']} | **{r['status'].upper()}** | | "
                          f"{_f(r.get('eager', {}).get('us'))} | | {_f(r.get('roofline_us'))} | | | | "
-                         f"{r.get('l2', '')} | | {why[:120]} |")
+                         f"{r.get('l2', '')} | | {why[:120]} | {targets.reason(r)} |")
             continue
         walls = " / ".join(_f(r.get(k, {}).get("wall_us")) for k in ("ours", "eager", "compile"))
         pct = _pct(r)
         name = r["case"] + (" †" if r.get("tuned") else "")
+        static = r.get("static", {}).get("us")
+        loses = r["vs_compile"] is not None and r["vs_compile"] < 1.0
         lines.append(f"| {name} | {r['shape']} | {r['dtype']} | {_f(r['ours']['us'])} | "
+                     f"{_f(static)}{_sym_mark(r)} | "
                      f"{_f(r['eager']['us'])} | {_f(r.get('compile', {}).get('us'))} | {_f(r['roofline_us'])} | "
                      f"{_f(r['vs_eager'], '{:.2f}×')} | {_f(r['vs_compile'], '{:.2f}×')} | {pct} | "
-                     f"{r['l2']} | {walls} | {r['check']['rel_norm']:.1e} |")
+                     f"{r['l2']} | {walls} | {r['check']['rel_norm']:.1e} | "
+                     f"{(targets.reason(r) or 'not yet explained') if loses else ''} |")
     ok = [r for r in rows if r["status"] == "ok"]
     ge, gc = _geomean([r["vs_eager"] for r in ok]), _geomean([r["vs_compile"] for r in ok])
     dram = [r for r in ok if r["l2"] == ""]
@@ -413,6 +494,15 @@ def markdown(rows, env) -> str:
                   f"vs torch.compile {_f(gc, '{:.2f}×')} (over the {sum(1 for r in ok if r['vs_compile'])} with a "
                   f"compile time); geomean % of DRAM roofline over the {len(dram)} DRAM-bound cases: "
                   f"{_f(gp, '{:.0f} %')}."]
+    suites = sorted({r.get("suite", "core") for r in ok})
+    if len(suites) > 1:
+        for suite in suites:
+            part = [r for r in ok if r.get("suite", "core") == suite]
+            lines.append(f"{suite}: {len(part)} rows, vs eager "
+                         f"{_f(_geomean([r['vs_eager'] for r in part]), '{:.2f}×')}, vs torch.compile "
+                         f"{_f(_geomean([r['vs_compile'] for r in part]), '{:.2f}×')}.")
+    if any(r.get("suite") == "breadth" for r in rows):
+        lines += targets.markdown(rows)
     bad = [r for r in rows if r["status"] != "ok"]
     if bad:
         lines += ["", "**Not timed:** " + "; ".join(
@@ -436,15 +526,16 @@ def markdown(rows, env) -> str:
 
 
 def short_table(rows) -> str:
-    out = [f"{'case':28s} {'dtype':5s} {'ours':>8s} {'eager':>8s} {'compile':>8s} {'roof':>8s} {'xEager':>7s} "
-           f"{'xComp':>6s} {'%roof':>9s}"]
+    out = [f"{'case':40s} {'dtype':5s} {'ours':>8s} {'static':>8s} {'eager':>8s} {'compile':>8s} {'roof':>8s} "
+           f"{'xEager':>7s} {'xComp':>6s} {'%roof':>9s}"]
     for r in rows:
         if r["status"] != "ok":
-            out.append(f"{r['case']:28s} {r['dtype']:5s} {r['status'].upper()}: "
+            out.append(f"{r['case']:40s} {r['dtype']:5s} {r['status'].upper()}: "
                        f"{(r.get('check', {}).get('detail') or r.get('error', ''))[:70]}")
             continue
         pct = "L2" if r["l2_resident"] else _f(r["pct_roofline"], "{:.0f}%") + ("~" if r["l2"] == "~" else "")
-        out.append(f"{r['case']:28s} {r['dtype']:5s} {_f(r['ours']['us']):>8s} {_f(r['eager']['us']):>8s} "
+        out.append(f"{r['case']:40s} {r['dtype']:5s} {_f(r['ours']['us']):>8s} "
+                   f"{_f(r.get('static', {}).get('us')):>8s} {_f(r['eager']['us']):>8s} "
                    f"{_f(r.get('compile', {}).get('us')):>8s} {_f(r['roofline_us']):>8s} "
                    f"{_f(r['vs_eager'], '{:.2f}'):>7s} {_f(r['vs_compile'], '{:.2f}'):>6s} {pct:>9s}")
     ok = [r for r in rows if r["status"] == "ok"]
@@ -494,6 +585,9 @@ def main(argv=None) -> int:
                     help="no GPU: re-render a results.json (roofline, tables, plot) into --out, timings unchanged")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     ap.add_argument("--cases", nargs="*", default=None, help="case names or prefixes (default: all prebuilt)")
+    ap.add_argument("--suite", default="core", choices=("core", "breadth", "all"),
+                    help="core: the 20 fixed-shape cases; breadth: benchmarks/cases_breadth.py in dynamic mode "
+                    "(symbolic kernels at each point, beside their static twins); all: both, in one run")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-compile", action="store_true", help="skip torch.compile")
     ap.add_argument("--budget-s", type=float, default=400.0,
@@ -501,6 +595,9 @@ def main(argv=None) -> int:
     ap.add_argument("--compile-reserve-s", type=float, default=60.0,
                     help="skip compiling a case when less than this is left of --budget-s")
     ap.add_argument("--compile-limit-s", type=float, default=60.0, help="note a compile slower than this")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the rows --out/results.json already has (same device session: one GPU command is "
+                    "limited to 10 minutes) and time only the rest; skipped and failed rows are retried")
     opts = ap.parse_args(argv)
     state = {"start": time.perf_counter()}
     if opts.rescore:
@@ -528,38 +625,54 @@ def main(argv=None) -> int:
         return 2
     prebuilt = opts.prebuilt.resolve()
     manifest = json.loads((prebuilt / "prebuilt.json").read_text())
-    env = environment()
-    env["copy"] = copy_bandwidth()
+    done: dict[str, dict] = {}
+    previous = opts.out / "results.json"
+    if opts.resume and previous.is_file():  # the rows a cut-short command left (same machine, same session)
+        data = json.loads(previous.read_text())
+        env = data["env"]
+        done = {r["case"]: r for r in data["rows"] if r.get("status") in ("ok", "wrong", "not built")}
+        env.setdefault("notes", []).append(f"resumed: {len(done)} rows kept from an earlier command of this run")
+    else:
+        env = environment()
+        env["copy"] = copy_bandwidth()
     env["prebuilt_failed"] = manifest.get("failed", {})
     log(f"{env['device']} · torch {env['torch']} CUDA {env['cuda']} · L2 {env['l2_bytes'] / 1e6:.0f} MB · "
         f"copy {env['copy']['GBps']:.0f} GB/s")
     rows = []
-    for case in select(opts.cases):
+    for case, values in _jobs(select(opts.cases, opts.suite)):
+        name = case.name + (f" [{case.point_name(values)}]" if case.dims else "")
+        if name in done:
+            rows.append(done[name])
+            continue
         entry = manifest["cases"].get(case.name)
+        base = {"case": name, "base": case.name, "suite": "breadth" if case.dims else "core", "op": case.op,
+                "shape": (case.at(values) if case.dims else case).shape_str, "dtype": case.dtype,
+                "bytes": (case.at(values) if case.dims else case).bytes_moved, "notes": [], "dims": values}
         if entry is None:
             why = manifest.get("failed", {}).get(case.name, "not prebuilt")
-            rows.append({"case": case.name, "op": case.op, "shape": case.shape_str, "dtype": case.dtype,
-                         "bytes": case.bytes_moved, "status": "not built", "error": why, "notes": []})
-            log(f"  skip {case.name}: {why}")
+            rows.append({**base, "status": "not built", "error": why})
+            log(f"  skip {name}: {why}")
             continue
         if time.perf_counter() - state["start"] > opts.budget_s + 30:
-            rows.append({"case": case.name, "op": case.op, "shape": case.shape_str, "dtype": case.dtype,
-                         "bytes": case.bytes_moved, "status": "skipped", "error": "run budget spent", "notes": []})
-            log(f"  skip {case.name}: run budget spent")
+            rows.append({**base, "status": "skipped", "error": "run budget spent"})
+            log(f"  skip {name}: run budget spent")
             continue
+        static = None
+        if case.dims:
+            key = variant_key(case, values)
+            if key in manifest["cases"]:
+                static = (key, manifest["cases"][key])
         t0 = time.perf_counter()
         try:
-            row = run_case(case, prebuilt, entry, opts, state)
+            row = run_case(case, prebuilt, entry, opts, state, values if case.dims else None, static)
         except Exception as exc:  # one failing case is reported, the others go on
             traceback.print_exc(limit=4)
-            row = {"case": case.name, "op": case.op, "shape": case.shape_str, "dtype": case.dtype,
-                   "bytes": case.bytes_moved, "status": "error", "error": f"{type(exc).__name__}: {exc}",
-                   "notes": []}
+            row = {**base, "status": "error", "error": f"{type(exc).__name__}: {exc}"}
         try:
             torch.cuda.synchronize()
             torch.cuda.empty_cache()  # the case's tensors died with run_case
         except Exception as exc2:  # a sticky CUDA error (illegal address...): the rest cannot run
-            log(f"  CUDA context lost after {case.name}: {exc2}")
+            log(f"  CUDA context lost after {name}: {exc2}")
             row["status"] = "error"
             row.setdefault("error", f"CUDA context lost: {exc2}")
             rows.append(row)
@@ -568,8 +681,8 @@ def main(argv=None) -> int:
         row["seconds"] = time.perf_counter() - t0
         row["tuned"] = tuned_kernels(entry)
         rows.append(row)
-        o, e, c = (row.get(k, {}).get("us") for k in ("ours", "eager", "compile"))
-        log(f"  {case.name:28s} {row['status']:6s} ours {_f(o)} eager {_f(e)} compile {_f(c)} µs "
+        o, e, c, st = (row.get(k, {}).get("us") for k in ("ours", "eager", "compile", "static"))
+        log(f"  {name:40s} {row['status']:6s} ours {_f(o)} static {_f(st)} eager {_f(e)} compile {_f(c)} µs "
             f"({row['seconds']:.0f}s)")
         write_outputs(opts.out, rows, env)  # after every case: a run cut short still leaves its results
     write_outputs(opts.out, rows, env)

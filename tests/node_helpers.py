@@ -14,18 +14,21 @@ from tpat.graph.selection import select_targets
 BATCH = {"batch": DimRange(min=1, opt=128, max=256)}
 
 
-def extract_node(model, dynamic=BATCH, op_type=None):
-    """The last node of `model` (or its node of `op_type`), extracted."""
+def extract_node(model, dynamic=BATCH, op_type=None, fuse=False):
+    """The last node of `model` (or its node of `op_type`; with `fuse`, all its nodes as one plugin), extracted."""
     model = prepare_model(model, dynamic)
-    (target,) = select_targets(model.graph, node_types=[op_type or model.graph.node[-1].op_type])
+    if fuse:
+        (target,) = select_targets(model.graph, fuse=[[n.name for n in model.graph.node]])
+    else:
+        (target,) = select_targets(model.graph, node_types=[op_type or model.graph.node[-1].op_type])
     return extract(model, target, dynamic)
 
 
-def lower_node(model):
-    """(extraction, lowering) of the model's last node, for sm_90."""
+def lower_node(model, dynamic=BATCH, fuse=False):
+    """(extraction, lowering) of the model's last node (all its nodes fused, with `fuse`), for sm_90."""
     from tpat.stages.lower import lower
 
-    ex = extract_node(model)
+    ex = extract_node(model, dynamic, fuse=fuse)
     return ex, lower(ex.subgraph, ex.signature)
 
 

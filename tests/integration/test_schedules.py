@@ -223,15 +223,6 @@ def test_scatter_nd_runs_a_thread_per_updated_element(reduction, atomic):
     assert ("atomicAdd" in low.cuda_source) == atomic
 
 
-def test_scatter_nd_mul_keeps_tvms_kernel():
-    model = fixed_model(h.make_node("ScatterND", ["d", "i", "u"], ["y"], name="s", reduction="mul"),
-                   [h.make_tensor_value_info("d", T.FLOAT, (4, 8)), h.make_tensor_value_info("i", T.INT64, (3, 1)),
-                    h.make_tensor_value_info("u", T.FLOAT, (3, 8))], [h.make_tensor_value_info("y", T.FLOAT, (4, 8))],
-                   opset=18)
-    _, low = lower_node(model)
-    assert not any(k.name.startswith("scatter_nd_flat") for k in low.launch_plan.kernels)
-
-
 def test_a_tuned_kernel_measured_slower_than_the_default_is_dropped(tmp_path):
     """tune.json's per-function verdict (written on the GPU by the tune stage) decides which records apply."""
     from tpat.stages.lower import lower

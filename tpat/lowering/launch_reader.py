@@ -105,6 +105,10 @@ class LaunchPlanReader:
         if isinstance(value, relax.Tuple):  # several outputs (a fused group): returned as one tuple
             self.tuples[key(var)] = list(value.fields)
             return
+        if isinstance(value, relax.TupleGetItem) and key(value.tuple_value) in self.tuples:
+            field = self.tuples[key(value.tuple_value)][int(value.index)]  # one output of a multi-output kernel
+            self._binding(var, field)
+            return
         if not isinstance(value, relax.Call):
             self.fail(f"unexpected relax binding {var.name} = {type(value).__name__}")
         if isinstance(value.op, tvm.ir.GlobalVar):
@@ -131,6 +135,8 @@ class LaunchPlanReader:
         from tvm import relax
 
         if isinstance(arg, relax.Var):
+            if key(arg) not in self.slots and arg.name in self.dim_index and _is_prim(arg):
+                return None  # a dim passed as a value (GatherElements' index normalisation reads the shape)
             if key(arg) not in self.slots:
                 self.fail(f"kernel argument {arg.name} has no known storage")
             return self.slots[key(arg)]
@@ -236,6 +242,8 @@ class LaunchPlanReader:
                 scalar_values += [self._relax_expr(v) for v in arg.values]
             elif type(arg).__name__ == "PrimValue":
                 scalar_values.append(self._relax_expr(arg.value))
+            elif _is_prim(arg):
+                scalar_values.append(self._relax_expr(arg))
         for param, value in zip(scalars, scalar_values):
             env[key(param)] = value
         return env, params
@@ -320,3 +328,8 @@ def _itemsize(dtype: str) -> int:
     import numpy as np
 
     return 1 if dtype == "bool" else np.dtype(dtype).itemsize
+
+
+def _is_prim(var) -> bool:
+    """A scalar variable (of a PrimType), not a tensor: the symbolic dims appear so as call arguments."""
+    return type(var).__name__ == "Var" and type(getattr(var, "ty", None)).__name__ == "PrimType"

@@ -163,8 +163,9 @@ def _unique_name(plan: TaskGraph, wanted: str, explicit: str | None, source: Pat
 
 def _task_keys(plan: TaskGraph, p: PluginTasks) -> None:
     v = plan.versions
+    # templates: the CUDA helpers some kernels call are part of the lowered source (tpat/lowering/cuda_helpers.py)
     lower = {"subgraph": digest(p.subgraph), "signature": digest(p.signature.to_json()), "arch": list(p.arch),
-             "tvm": v["tvm"], "tpat": v["tpat"], "tune": _tune_task(plan, p)}
+             "tvm": v["tvm"], "tpat": v["tpat"], "templates": v["templates"], "tune": _tune_task(plan, p)}
     p.tasks["lower"] = TaskSpec("lower", task_key("lower", lower), lower)
     codegen = {"lower": p.tasks["lower"].key, "plugin": p.name, "templates": v["templates"], "tpat": v["tpat"],
                "tensorrt_headers": v["tensorrt_headers"]}

@@ -20,17 +20,22 @@ def inlined_blocks(rule, func, target):
 
 def writes_at_iteration_point(block) -> bool:
     """The block is spatial, writes one buffer, and writes it at exactly its block vars, in order."""
+    if any(int(iv.iter_type) != 0 for iv in block.iter_vars) or len(block.writes) != 1:  # 0: data parallel
+        return False
+    return at_iteration_point(block, block.writes[0])
+
+
+def at_iteration_point(block, access) -> bool:
+    """`access` (a buffer region of `block`) is at exactly the block's vars, in order: element i of the block is
+    element i of the buffer (a transpose of a square tensor has its input's shape, but not this)."""
     from tvm import tirx
     from tvm.ir.prim.expr import IntImm
 
-    if any(int(iv.iter_type) != 0 for iv in block.iter_vars) or len(block.writes) != 1:  # 0: data parallel
-        return False
-    write = block.writes[0]
     # dlight's normalisation drops unit block vars (batch 1): the region then holds a constant 0 on that axis
     def unit(rng, dim) -> bool:
         return isinstance(rng.min, IntImm) and rng.min.value == 0 and isinstance(dim, IntImm) and dim.value == 1
 
-    region = [rng for rng, dim in zip(write.region, write.source.shape) if not unit(rng, dim)]
+    region = [rng for rng, dim in zip(access.region, access.source.shape) if not unit(rng, dim)]
     block_vars = [iv.var for iv in block.iter_vars]
     if len(region) != len(block_vars):
         return False
@@ -49,6 +54,46 @@ def static_product(extents) -> int | None:
             return None
         total *= extent
     return total
+
+
+def max_product(extents, dim_max) -> int | None:
+    """The product of extents at the largest value of each symbolic dim (`dim_max`: name -> max), or None when
+    one is not known to be bounded: what a rule sizes a symbolic row or grid for."""
+    from tvm import sym, tirx
+    from tvm.ir.prim.expr import IntImm
+
+    total = 1
+    for extent in extents:
+        if isinstance(extent, (IntImm, int)):
+            total *= int(extent)
+            continue
+        free = tirx.analysis.undefined_vars(extent)
+        if any(var.name not in dim_max for var in free):
+            return None
+        analyzer = sym.Analyzer()
+        for var in free:
+            analyzer.bind(var, tirx.const(dim_max[var.name], str(var.ty)))
+        value = analyzer.simplify(extent)
+        if not isinstance(value, IntImm):
+            return None
+        total *= value.value
+    return total
+
+
+def equal_products(a, b) -> bool:
+    """Two products of extents (static or symbolic) are provably equal."""
+    from tvm import sym
+
+    def product(extents):
+        total = None
+        for extent in extents:
+            total = extent if total is None else total * extent
+        return total
+
+    pa, pb = product(list(a)), product(list(b))
+    if pa is None or pb is None:
+        return pa is None and pb is None
+    return bool(sym.Analyzer().can_prove_equal(pa, pb))
 
 
 def static_factor(extents) -> int:

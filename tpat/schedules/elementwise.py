@@ -17,8 +17,8 @@ from tvm.s_tir.dlight.gpu.base import GPUScheduleRule
 from tvm.target import Target
 
 from ..ir.dtypes import BY_NAME
-from .analysis import (VECTOR_BYTES, fused_index_map, inlined_blocks, same_shape, static_factor,
-                       writes_at_iteration_point)
+from .analysis import (VECTOR_BYTES, at_iteration_point, fused_index_map, inlined_blocks, max_product, same_shape,
+                       static_factor, writes_at_iteration_point)
 
 THREADS = 256
 LARGE_GRID_VECTORS = 1 << 18  # a grid this many vectors (~ 8 waves of 256-thread blocks on 132 SMs) or larger
@@ -26,6 +26,12 @@ VECTOR_DTYPES = ("float32", "float16", "bfloat16", "int32", "int8", "uint8")  # 
 
 
 class VectorizedElementwise(GPUScheduleRule):
+    """`dim_max` (name -> largest value of each symbolic dim) sizes grids of symbolic size: a gather is large
+    (two vectors a thread) when it is large at the declared maxima."""
+
+    def __init__(self, dim_max=None):
+        self.dim_max = dict(dim_max or {})
+
     def apply(self, func: tirx.PrimFunc, target: Target, _: bool) -> None | s_tir.Schedule:
         found = inlined_blocks(self, func, target)
         if found is None or not found[1] or len(found[1]) != 1 or not found[1][0].is_injective():
@@ -42,8 +48,9 @@ class VectorizedElementwise(GPUScheduleRule):
             return None
         out_shape = list(writes[0].source.shape)
         vector_reads = [i for i, read in enumerate(sch.get(block).reads)
-                        if same_shape(read.source.shape, out_shape) and str(read.source.dtype) in VECTOR_DTYPES]
-        per_thread = _vectors_per_thread(vector_reads, out_shape, inner.value, lanes)
+                        if same_shape(read.source.shape, out_shape) and str(read.source.dtype) in VECTOR_DTYPES
+                        and at_iteration_point(sch.get(block), read)]
+        per_thread = _vectors_per_thread(vector_reads, out_shape, inner.value, lanes, self.dim_max)
         # staged through registers: vector loads -> scalar math (erf, exp ... have no vector form) -> vector
         # stores. Streaming: flattened to one index, so each thread's slice is a contiguous range. A gather keeps
         # its innermost axis apart, (row, column): the row is found once per thread and a thread's columns are its
@@ -88,7 +95,7 @@ class VectorizedElementwise(GPUScheduleRule):
         return sch
 
 
-def _vectors_per_thread(vector_reads, out_shape, inner: int, lanes: int) -> int:
+def _vectors_per_thread(vector_reads, out_shape, inner: int, lanes: int, dim_max=None) -> int:
     """2 for a large gather (no operand read at the output's index, e.g. Resize), else 1.
 
     A gather's index math (Resize: the output's row and column, two source rows, the taps) is per element, but the
@@ -101,10 +108,13 @@ def _vectors_per_thread(vector_reads, out_shape, inner: int, lanes: int) -> int:
     DRAM roofline), against 55.7 and 126 us with one vector a thread. Two vectors do not pay for streaming kernels
     (GELU (64,128,3072): 68.5 -> 76.3 us, a warp's loads no longer contiguous) nor for small grids (GatherND of
     600 rows: 1.95 -> 2.37 us, half the threads for a latency-bound kernel); 5 or 10 adjacent vectors a thread
-    broke the stores' coalescing (Resize 247 and 364 us)."""
+    broke the stores' coalescing (Resize 247 and 364 us). A grid of symbolic size is judged at the declared
+    maxima of its dims: OneHot (batch, 26, 1000) with batch up to 4096 took 66 us with one vector a thread at
+    batch 2048 on an H200, where its static build (two vectors) took 50."""
     if vector_reads or inner % (2 * lanes):
         return 1
-    return 2 if static_factor(out_shape) // lanes >= LARGE_GRID_VECTORS else 1
+    size = max_product(out_shape, dim_max or {})  # symbolic dims at their declared maxima
+    return 2 if (size if size is not None else static_factor(out_shape)) // lanes >= LARGE_GRID_VECTORS else 1
 
 
 def _gather_vectors(sch, block, lanes: int) -> None:
@@ -114,11 +124,22 @@ def _gather_vectors(sch, block, lanes: int) -> None:
     have in common."""
     elements = sch.get_loops(block)[-1]  # under threadIdx: this loop, after unit loops of the row
     loops = sch.split(elements, [None, lanes]) if sch.get(elements).extent.value > lanes else [elements]
-    if _loads_are_vectors(sch.get(block), lanes):
+    if _loads_are_vectors(sch.get(block), lanes) and _vector_types_exist(sch.get(block), lanes):
         sch.vectorize(loops[-1])
         loops = loops[:-1]
     for loop in loops:
         sch.unroll(loop)
+
+
+def _vector_types_exist(block, lanes: int) -> bool:
+    """Every value the block computes fits a CUDA vector type at `lanes` (at most 4 lanes of 64 bits: OneHot's
+    frontend computes in fp64, and an fp16 output's 8 lanes of it, float64x8, has no CUDA type)."""
+    import tvm_ffi
+    from tvm.ir import Expr
+
+    exprs = []
+    tvm_ffi.structural_walk(block.body, (Expr, exprs.append))
+    return all(lanes <= 4 or "64" not in str(getattr(e, "ty", "")) for e in exprs)
 
 
 def _loads_are_vectors(block, lanes: int) -> bool:

@@ -9,6 +9,8 @@ exact; it also narrows integer *data* buffers, so kernels with 64-bit integer te
 
 from __future__ import annotations
 
+from .analysis import max_product
+
 INT32_LIMIT = 2**31 - 1
 _WIDE_INTS = ("int64", "uint64")
 
@@ -42,34 +44,7 @@ def _eligible(func, dim_max: dict[str, int]) -> bool:
         tensors += 1
         if dtype in _WIDE_INTS:
             return False
-        size = _max_elements(shape, dim_max)
+        size = max_product(shape, dim_max)
         if size is None or size > INT32_LIMIT:
             return False
     return tensors > 0
-
-
-def _max_elements(shape, dim_max: dict[str, int]) -> int | None:
-    """The element count at the largest dims, or None when a dim is not known to be bounded."""
-    from tvm import sym, tirx
-    from tvm.ir.prim.expr import IntImm
-
-    total = 1
-    for extent in shape:
-        if isinstance(extent, IntImm):
-            total *= extent.value
-            continue
-        if isinstance(extent, int):
-            total *= extent
-            continue
-        free = tirx.analysis.undefined_vars(extent)
-        if any(var.name not in dim_max for var in free):
-            return None
-        analyzer = sym.Analyzer()
-        for var in free:
-            analyzer.bind(var, tirx.const(dim_max[var.name], str(var.ty)))
-        value = analyzer.simplify(extent)
-        if not isinstance(value, IntImm):
-            return None
-        total *= value.value
-    return total
-

@@ -13,12 +13,15 @@ log = logging.getLogger(__name__)
 
 def legalize_map() -> dict:
     """relax op -> tpat legalization, for the ops whose stock GPU legalization is slow (see each module)."""
+    from .accumulate import legalize_mean, legalize_sum
     from .resize import legalize_resize2d
+    from .scatter_elements import legalize_scatter_elements
     from .scatter_nd import legalize_scatter_nd
     from .softmax import legalize_softmax
 
     return {"relax.scatter_nd": legalize_scatter_nd, "relax.nn.softmax": legalize_softmax,
-            "relax.image.resize2d": legalize_resize2d}
+            "relax.image.resize2d": legalize_resize2d, "relax.scatter_elements": legalize_scatter_elements,
+            "relax.sum": legalize_sum, "relax.mean": legalize_mean}
 
 
 def fused_passes(target) -> list:
@@ -26,23 +29,28 @@ def fused_passes(target) -> list:
     from tvm.relax.backend.cuda import pipeline as cuda_pipeline
 
     from .gather_pattern import mark_gathers_injective
+    from .row_pattern import mark_row_reductions_fusible
+    from .shape_lookup import fold_static_dim_lookups
 
     return list(cuda_pipeline.library_dispatch_passes(target)) + [
-        relax.transform.LegalizeOps(customize_legalize_map=legalize_map()),
-        relax.transform.AnnotateTIROpPattern(), mark_gathers_injective(), relax.transform.FoldConstant(),
+        fold_static_dim_lookups(), relax.transform.LegalizeOps(customize_legalize_map=legalize_map()),
+        relax.transform.AnnotateTIROpPattern(), mark_gathers_injective(), mark_row_reductions_fusible(),
+        relax.transform.FoldConstant(),
         relax.transform.FuseOps(), relax.transform.FuseTIR()]
 
 
-def default_schedules():
+def default_schedules(dim_max: dict[str, int] | None = None):
     """dlight's default GPU rules (as in TVM's CUDA pipeline), with tpat's rules tried first; with -v the log
-    says which rule scheduled each function."""
+    says which rule scheduled each function. `dim_max`: the largest value of each symbolic dim, for the rules
+    that size work by it (rows of symbolic length)."""
     from tvm.s_tir import dlight as dl
 
     from .elementwise import VectorizedElementwise
+    from .reduction import RowReduce
     from .row_reduction import ShortRowReduction
 
-    rules = [dl.gpu.Matmul(), dl.gpu.GEMV(), dl.gpu.Reduction(), ShortRowReduction(), dl.gpu.GeneralReduction(),
-             VectorizedElementwise(), dl.gpu.Fallback()]
+    rules = [dl.gpu.Matmul(), RowReduce(dim_max), dl.gpu.GEMV(), dl.gpu.Reduction(), ShortRowReduction(dim_max),
+             dl.gpu.GeneralReduction(), VectorizedElementwise(dim_max), dl.gpu.Fallback()]
     return dl.ApplyDefaultSchedule(*(_logged(rule) for rule in rules))
 
 
@@ -67,5 +75,5 @@ def default_scheduled(mod, dim_max: dict[str, int]):
     Lowering and the tune stage's timing of the default both go through here, so they judge the same kernels."""
     from .narrow_index import narrow_indices
 
-    return narrow_indices(default_schedules()(mod), dim_max)
+    return narrow_indices(default_schedules(dim_max)(mod), dim_max)
 

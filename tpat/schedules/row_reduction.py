@@ -34,7 +34,8 @@ from tvm.s_tir.dlight.gpu.base import GPUScheduleRule
 from tvm.target import Target
 
 from ..ir.dtypes import BY_NAME
-from .analysis import VECTOR_BYTES, fused_index_map, inlined_blocks, same_shape, static_factor, static_product
+from .analysis import (VECTOR_BYTES, equal_products, fused_index_map, inlined_blocks, max_product, same_shape,
+                       static_factor, static_product)
 
 WARP = 32
 ROWS_PER_BLOCK = 8
@@ -44,10 +45,18 @@ UNROLL = 256
 MIN_BLOCKS = 264  # two blocks per SM of an H100 (132 SMs) before rows are packed 8 to a block
 LANE_BYTES = 32  # a lane's contiguous share of a short row: two 16-byte vectors
 THREADS = 256  # per block, when short rows are vectorised
+MIN_ROWS_A_BLOCK = 4  # symbolic row counts: at least this many rows a block, the last block's extra rows predicated
 
 
 class ShortRowReduction(GPUScheduleRule):
-    """One row per `threadIdx.y`, its elements over `threadIdx.x`: warp-level reductions, several rows a block."""
+    """One row per `threadIdx.y`, its elements over `threadIdx.x`: warp-level reductions, several rows a block.
+
+    `dim_max` (name -> largest value of each symbolic dim) lets rows of symbolic length in: a row whose length is
+    at most MAX_ROW at the largest dims gets the same warp, its elements lane-interleaved with a predicate at the
+    row's end (in vectors where the row is a static multiple of them)."""
+
+    def __init__(self, dim_max=None):
+        self.dim_max = dict(dim_max or {})
 
     def apply(self, func: tirx.PrimFunc, target: Target, _: bool) -> None | s_tir.Schedule:
         found = inlined_blocks(self, func, target)
@@ -63,19 +72,22 @@ class ShortRowReduction(GPUScheduleRule):
                 or not last.is_injective() or len(last.dom_kind()) != len(kind)):
             return None
         last_loops = sch.get_loops(last.block_rv)
-        row_length = static_product(it.dom for it in infos[0].iters[leading:])
-        last_row = static_product(sch.get(loop).extent for loop in last_loops[leading:])
-        if row_length is None or last_row != row_length or row_length > MAX_ROW:
-            return None  # symbolic or long rows, or an output not laid out as rows of the reduced axes
+        row_extents = [it.dom for it in infos[0].iters[leading:]]
+        row_length = max_product(row_extents, self.dim_max)  # the row's length, or its largest (symbolic rows)
+        if (row_length is None or row_length > MAX_ROW
+                or not equal_products(row_extents, [sch.get(loop).extent for loop in last_loops[leading:]])):
+            return None  # unbounded or long rows, or an output not laid out as rows of the reduced axes
         extents = [sch.get(loop).extent for loop in last_loops]
         rows = static_product(extents[:leading])
         itemsize = BY_NAME[str(sch.get(last.block_rv).writes[0].source.dtype)].itemsize
-        lanes, vec = _row_layout(row_length, itemsize)
+        lanes, vec = _row_layout(row_length, itemsize, static_factor(row_extents))
         if vec == 1 and row_length > SHORT_ROW and rows is not None and rows < MIN_BLOCKS * ROWS_PER_BLOCK:
             return None  # few long rows that do not split into vectors: dlight's block of 256 threads per row
         rows_multiple = static_factor(extents[:leading])
         ty_len = ROWS_PER_BLOCK if vec == 1 else max(1, THREADS // lanes)
-        while rows_multiple % ty_len:  # whole rows per block: no predicate around the warp reductions
+        # whole rows per block (no predicate around the warp reductions), except that a symbolic row count keeps
+        # MIN_ROWS_A_BLOCK rows a block (a warp a block would cap an SM at half its threads) and predicates the rest
+        while rows_multiple % ty_len and (rows is not None or ty_len > MIN_ROWS_A_BLOCK):
             ty_len //= 2
         while rows is not None and ty_len > 1 and rows // ty_len < MIN_BLOCKS:  # few rows: spread them over SMs
             ty_len //= 2
@@ -153,14 +165,16 @@ class ShortRowReduction(GPUScheduleRule):
         sch.annotate(loop, ann_key="pragma_unroll_explicit", ann_val=1)
 
 
-def _row_layout(row_length: int, itemsize: int) -> tuple[int, int]:
+def _row_layout(row_length: int, itemsize: int, row_multiple: int | None = None) -> tuple[int, int]:
     """(lanes per row, elements per vector): a short row gives each lane LANE_BYTES, a long one spreads over the
-    warp; (WARP, 1), scalar, when the row does not split into whole 16-byte vectors per lane."""
+    warp; (WARP, 1), scalar, when the row does not split into whole 16-byte vectors per lane. `row_length` is the
+    row's length (its largest, for symbolic rows) and `row_multiple` what the length is surely a multiple of
+    (the length itself for static rows)."""
     vec = VECTOR_BYTES // itemsize
     lanes = WARP
     if row_length <= SHORT_ROW:
         lanes = min(WARP, max(1, row_length * itemsize // LANE_BYTES))
         lanes = 1 << (lanes.bit_length() - 1)  # a power of two: the warp shuffles reduce over aligned groups
-    if vec < 2 or row_length % (lanes * vec):
+    if vec < 2 or (row_length if row_multiple is None else row_multiple) % (lanes * vec):
         return WARP, 1
     return lanes, vec

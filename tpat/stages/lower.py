@@ -166,6 +166,9 @@ def _capture_host_device(planned, target):
 def _cuda_source(scheduled, target, what: str) -> str:
     import tvm
 
+    from ..lowering.cuda_helpers import install
+
+    install()  # tpat's CUDA helpers (atomics) in front of the kernels that call them
     executable = tvm.compile(scheduled, target=target)
     stack, seen = [executable.mod], set()
     while stack:

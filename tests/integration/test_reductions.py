@@ -1,0 +1,192 @@
+"""Reductions in dynamic mode (issue 15): rows of symbolic length, a row reduction fused with the elementwise op
+in front of it, and reductions over any axis set (tpat/schedules/row_reduction.py, row_pattern.py, reduction.py).
+
+Read from the launch plan and the CUDA source: the grid covers the work in parallel, a warp (or part of one) per
+row with no serial walk of a reduced axis by one thread, 16-byte vectors where the layout allows them, one kernel
+where the ops fuse. Speed: benchmarks/ (breadth suite); values: tests/gpu against onnxruntime.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto as T
+from onnx import helper as h
+
+from node_helpers import fixed_model, kernel_bodies, lower_node
+from tpat.ir import expr as E
+from tpat.spec import DimRange
+
+SEQ = {"batch": DimRange(min=1, opt=32, max=64), "seq": DimRange(min=1, opt=384, max=512)}
+BATCH = {"batch": DimRange(min=1, opt=128, max=256)}
+
+
+def _vi(name, elem, shape):
+    return h.make_tensor_value_info(name, elem, shape)
+
+
+def _at(expr, dims):
+    return E.evaluate(expr, dims) if not isinstance(expr, int) else expr
+
+
+@pytest.mark.parametrize("elem", [T.FLOAT, T.FLOAT16])
+def test_softmax_rows_of_symbolic_length_get_a_warp_each(elem):
+    """BERT attention with dynamic batch and sequence: dlight gave each row a block of 256 threads and shared memory
+    (0.29x torch.compile at batch 32, sequence 384)."""
+    shape = ("batch", 12, "seq", "seq")
+    model = fixed_model(h.make_node("Softmax", ["x"], ["y"], name="sm", axis=-1), [_vi("x", elem, shape)],
+                        [_vi("y", elem, shape)])
+    _, low = lower_node(model, SEQ)
+    (k,) = low.launch_plan.kernels
+    assert k.block == (32, 4, 1)
+    for b, s in ((1, 1), (32, 384), (64, 512), (3, 77)):
+        assert _at(k.grid[0], [b, s]) * k.block[1] == b * 12 * s, "a warp per row, every row once"
+    body = kernel_bodies(low.cuda_source)
+    assert "__shfl_down_sync" in body and "__shared__" not in body and "__syncthreads" not in body
+    assert re.search(r"< seq\)", body), "the row's end is a predicate on the symbolic length"
+
+
+def test_layer_norm_rows_of_a_symbolic_count_pack_several_a_block_in_vectors():
+    """(batch, seq, 1024): the row count has no static factor; four rows a block, the last block predicated (a
+    warp a block would cap an SM at half its threads)."""
+    gamma, beta = (onnx.numpy_helper.from_array(np.ones(1024, np.float16), n) for n in ("g", "b"))
+    model = fixed_model(h.make_node("LayerNormalization", ["x", "g", "b"], ["y"], name="ln", axis=-1),
+                        [_vi("x", T.FLOAT16, ("batch", "seq", 1024))], [_vi("y", T.FLOAT16, ("batch", "seq", 1024))],
+                        inits=[gamma, beta])
+    _, low = lower_node(model, SEQ)
+    (k,) = low.launch_plan.kernels
+    assert k.block == (32, 4, 1)
+    assert all(_at(k.grid[0], [b, s]) * 4 >= b * s > (_at(k.grid[0], [b, s]) - 1) * 4
+               for b, s in ((1, 1), (3, 77), (64, 512)))
+    assert "*(uint4*)(in0_ptr + " in kernel_bodies(low.cuda_source)
+
+
+@pytest.mark.parametrize("elem", [T.FLOAT, T.FLOAT16])
+def test_the_mask_add_fuses_into_the_softmax(elem):
+    """[Add(scores, mask), Softmax] as one plugin: one kernel reading both inputs, no workspace for the sum (the Add
+    ran as a kernel of its own, writing the whole score tensor out and reading it back)."""
+    shape, mask = ("batch", 12, "seq", "seq"), ("batch", 1, 1, "seq")
+    model = _fused_attention(elem, shape, mask)
+    _, low = lower_node(model, SEQ, fuse=True)
+    (k,) = low.launch_plan.kernels
+    assert low.launch_plan.workspace == 0 and k.block == (32, 4, 1)
+    body = kernel_bodies(low.cuda_source)
+    assert "in0_ptr[" in body and "in1_ptr[" in body and "__shared__" not in body
+
+
+def _fused_attention(elem, shape, mask):
+    graph = h.make_graph([h.make_node("Add", ["x", "m"], ["s"], name="add"),
+                          h.make_node("Softmax", ["s"], ["y"], name="sm", axis=-1)], "g",
+                         [_vi("x", elem, shape), _vi("m", elem, mask)], [_vi("y", elem, shape)])
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 17)])
+    onnx.checker.check_model(model)
+    return model
+
+
+def _reduce(op, shape, axes, keepdims, elem=T.FLOAT):
+    rank = len(shape)
+    norm = sorted(a % rank for a in axes)
+    out = [1 if i in norm else d for i, d in enumerate(shape) if keepdims or i not in norm]
+    axes_t = onnx.numpy_helper.from_array(np.array(axes, np.int64), "axes")
+    return fixed_model(h.make_node(op, ["x", "axes"], ["y"], name="r", keepdims=keepdims), [_vi("x", elem, shape)],
+                       [_vi("y", elem, out)], inits=[axes_t], opset=18)
+
+
+def test_long_rows_on_the_last_axis_get_a_warp_each_in_vectors():
+    """ReduceSum over 1024 elements, keepdims: dlight gave each row a block of 1024 threads (0.24x torch.compile)."""
+    _, low = lower_node(_reduce("ReduceSum", ("batch", 128, 1024), [-1], 1))
+    (k,) = low.launch_plan.kernels
+    assert k.block == (32, 8, 1) and _at(k.grid[0], [64]) * 8 == 64 * 128
+    body = kernel_bodies(low.cuda_source)
+    assert "*(float4*)(in0_ptr + " in body and "__shared__" not in body
+
+
+def test_short_rows_share_a_warp():
+    _, low = lower_node(_reduce("ReduceMean", ("batch", 4096, 64), [-1], 0))
+    (k,) = low.launch_plan.kernels
+    assert k.block == (8, 32, 1), "8 lanes of 32 bytes a row of 64 floats, 32 rows a block"
+    body = kernel_bodies(low.cuda_source)
+    assert "*(float4*)(in0_ptr + " in body and "/ 0x1p+6f" in body, "the mean's division in the same kernel"
+
+
+@pytest.mark.parametrize("shape, axes, keepdims, split", [
+    (("batch", 82, 128), [1], 0, 16),  # a middle axis (TPAT's ReduceMax)
+    (("batch", 64, 56, 56), [1], 1, 16),  # channels of NCHW
+    (("batch", 256, 512), [0], 0, 16),  # the first axis: the symbolic batch itself is reduced
+])
+def test_reductions_over_a_kept_inner_axis_split_the_reduced_axis_over_threads(shape, axes, keepdims, split):
+    """dlight gave each output one thread walking the reduced axis: (256, 82, 128) was 32 blocks for 132 SMs."""
+    _, low = lower_node(_reduce("ReduceMax", shape, axes, keepdims))
+    (k,) = low.launch_plan.kernels
+    assert k.block == (32, split, 1)
+    outputs = int(np.prod([d if isinstance(d, int) else 256 for i, d in enumerate(shape) if i not in axes]))
+    assert _at(k.grid[0], [256]) * 32 == outputs, "a thread column per output, 32 neighbours a block"
+    body = kernel_bodies(low.cuda_source)
+    loops = re.findall(r"for \(int \w+ = 0; \w+ < (\w+|\(.*?\)); ", body)
+    assert all(not loop.isdigit() or int(loop) <= 8 for loop in loops), "each thread walks a share of the axis"
+
+
+def test_a_non_contiguous_axis_set_gets_a_warp_per_output():
+    """[1, 3] of (batch, 64, 128, 32): each warp reads 32 contiguous floats of one output's rows at a time."""
+    _, low = lower_node(_reduce("ReduceSum", ("batch", 64, 128, 32), [1, 3], 0))
+    (k,) = low.launch_plan.kernels
+    assert k.block == (32, 8, 1) and _at(k.grid[0], [8]) * 8 == 8 * 128
+    assert "__shared__" not in kernel_bodies(low.cuda_source)
+
+
+def test_several_trailing_axes_are_one_contiguous_row():
+    _, low = lower_node(_reduce("ReduceMean", ("batch", 256, 32, 32), [2, 3], 1))
+    (k,) = low.launch_plan.kernels
+    assert k.block == (32, 8, 1) and "*(float4*)(in0_ptr + " in kernel_bodies(low.cuda_source)
+
+
+def test_log_sum_exp_lowers():
+    """ReduceLogSumExp's max with keepdims crashed dlight's GEMV rule (an assertion): the row rule takes it."""
+    _, low = lower_node(_reduce("ReduceLogSumExp", ("batch", 128, 1000), [-1], 0))
+    assert all(k.block[0] * k.block[1] <= 1024 for k in low.launch_plan.kernels)
+
+
+@pytest.mark.parametrize("op", ["ReduceSum", "ReduceMean"])
+def test_half_precision_sums_accumulate_in_fp32(op):
+    """TVM added fp16 in fp16 (every partial sum rounded to 11 bits); one kernel still, rounding once at the end."""
+    _, low = lower_node(_reduce(op, ("batch", 128, 1024), [-1], 1, T.FLOAT16))
+    (k,) = low.launch_plan.kernels
+    body = kernel_bodies(low.cuda_source)
+    assert "float in_thread_" in body and "half in_thread" not in body and "((half)" in body
+
+
+@pytest.mark.parametrize("axis, keepdims, mean", [([1], True, False), ([0, 2], False, True), (None, False, True)])
+def test_fp32_accumulation_matches_numpy(axis, keepdims, mean):
+    """The legalization's math, compiled for the CPU (LLVM) and run."""
+    import tvm
+    from tvm import te
+
+    from tpat.schedules.accumulate import sum_accumulated
+
+    x = te.placeholder((3, 700, 5), "float16", name="x")
+    f = te.create_prim_func([x, sum_accumulated(x, axis, keepdims, mean)])
+    ex = tvm.compile(tvm.IRModule({"main": f}), target="llvm")
+    a = np.random.default_rng(0).standard_normal((3, 700, 5)).astype(np.float16)
+    want = (a.astype(np.float32).mean if mean else a.astype(np.float32).sum)(
+        axis=None if axis is None else tuple(axis), keepdims=keepdims).astype(np.float16)
+    out = tvm.runtime.empty(want.shape, "float16", tvm.cpu())
+    ex["main"](tvm.runtime.tensor(a, tvm.cpu()), out)
+    np.testing.assert_array_equal(out.numpy(), want)
+
+
+@pytest.mark.parametrize("op, kernel, stride, pads", [("AveragePool", 2, 2, 0), ("MaxPool", 3, 2, 1)])
+def test_pooling_windows_get_a_thread_per_output(op, kernel, stride, pads):
+    """dlight's Reduction gave each output of a 2x2 AveragePool a block of 4 threads (6.4 million blocks for
+    (64, 128, 56, 56)): a small window read at x[2h + i, 2w + j] is walked by one thread."""
+    size = (56 + 2 * pads - kernel) // stride + 1
+    node = h.make_node(op, ["x"], ["y"], name="p", kernel_shape=[kernel, kernel], strides=[stride, stride],
+                       pads=[pads] * 4)
+    model = fixed_model(node, [_vi("x", T.FLOAT, ("batch", 128, 56, 56))],
+                        [_vi("y", T.FLOAT, ("batch", 128, size, size))])
+    _, low = lower_node(model)
+    (k,) = low.launch_plan.kernels
+    assert k.block == (256, 1, 1)
+    assert all(_at(k.grid[0], [b]) * 256 >= b * 128 * size * size > (_at(k.grid[0], [b]) - 1) * 256 for b in (1, 3))

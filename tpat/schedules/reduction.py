@@ -1,0 +1,190 @@
+"""Reductions to one value per output element (ReduceSum/Mean/Max/Min/L2, ArgMax's partners, any axis set).
+
+dlight's rules left two shapes slow. Rows along the innermost axis (ReduceSum over 1024 elements, keepdims) got a
+block of 1024 threads per row — one element a thread, then a block-wide reduction through shared memory: 0.24x
+torch.compile on an H200. Reductions over a middle or the first axis got one thread per output, walking the
+reduced axis: (batch, 82, 128) over axis 1 at batch 256 is 32 blocks for 132 SMs (0.66x). Two layouts, told
+apart by which iteration variable indexes the input's innermost (contiguous) dimension:
+
+- *inner* (a reduced one): a warp per output row, as `row_reduction.py` does for Softmax/LayerNorm — 16-byte
+  vectors where the reduced axes are the input's trailing dims and split evenly, lanes interleaved otherwise (a
+  non-contiguous axis set such as [1, 3] still reads whole 128-byte lines a warp), several rows a block, and the
+  results kept in registers for an epilogue (Mean's division) that runs in the same kernel.
+- *outer* (a kept one): a thread per output along the contiguous axis (a warp reads 32 neighbours at once) and the
+  reduced axis split over `threadIdx.y`, each thread walking its share and the partial results combined across
+  the block: parallel even where there are few outputs.
+
+A third case: a small window read neither way (pooling's 2x2 at x[2h + i, 2w + j]) gets a thread per output
+walking its window; dlight's Reduction gave each output a block of 4 threads (6.4 million blocks for AveragePool
+(64, 128, 56, 56)).
+
+Applies to a function of one reduction block (all its spatial axes first, as dlight normalises them) and at most
+one spatial epilogue over the same outputs; rows longer than LONG_ROW, or long rows that are few, are left to
+dlight's block-per-row rule. `dim_max` bounds symbolic extents (the plugin's declared ranges).
+"""
+
+from __future__ import annotations
+
+from tvm import s_tir, tirx
+from tvm.s_tir.dlight.gpu.base import GPUScheduleRule
+from tvm.target import Target
+
+from ..ir.dtypes import BY_NAME
+from .analysis import fused_index_map, inlined_blocks, max_product, static_factor, static_product
+from .row_reduction import (MIN_BLOCKS, MIN_ROWS_A_BLOCK, ROWS_PER_BLOCK, THREADS, ShortRowReduction,
+                            _row_layout)
+
+LONG_ROW = 16384  # a warp per row up to this (each lane 512 elements at most)
+MANY_ROWS = 2048  # rows longer than MAX_ROW get a warp each only when there are this many (at the largest dims)
+MAX_ROW = 1024
+COLUMN_LANES = 32  # outputs a block along the contiguous axis (outer layout)
+MAX_SPLIT = 16  # threadIdx.y sharing the reduced axis (outer layout)
+MIN_SHARE = 4  # reduced elements a thread walks at least (outer layout)
+SMALL_WINDOW = 32  # a reduced window this small and neither layout (pooling): a thread per output walks it
+
+
+class RowReduce(GPUScheduleRule):
+    """A warp per row (reduced axes contiguous) or a column of threads per output (kept axes contiguous)."""
+
+    def __init__(self, dim_max=None):
+        self.dim_max = dict(dim_max or {})
+
+    def apply(self, func: tirx.PrimFunc, target: Target, _: bool) -> None | s_tir.Schedule:
+        found = inlined_blocks(self, func, target)
+        if found is None or not found[1] or len(found[1]) > 2:
+            return None
+        sch, infos = found
+        red, epilogue = infos[0], (infos[1] if len(infos) == 2 else None)
+        kind = red.dom_kind()
+        leading = len(kind) - len(kind.lstrip("S"))
+        if leading == 0 or leading == len(kind) or kind != "S" * leading + "R" * (len(kind) - leading):
+            return None
+        if epilogue is not None and (not epilogue.is_injective() or epilogue.dom_kind() != "S" * leading):
+            return None
+        block = sch.get(red.block_rv)
+        if len(block.writes) != 1 or len(block.iter_vars) != len(kind):
+            return None
+        layout = _layout(block, leading)
+        extents = [iv.dom.extent for iv in block.iter_vars]
+        window = static_product(extents[leading:])
+        if layout is None and window is not None and window <= SMALL_WINDOW:
+            return self._per_thread(sch, red, epilogue, extents, leading)
+        if layout is None:
+            return None
+        rows = max_product(extents[:leading], self.dim_max)
+        row = max_product(extents[leading:], self.dim_max)
+        if rows is None or row is None:
+            return None
+        main = layout[1]
+        itemsize = BY_NAME[str(main.source.dtype)].itemsize if str(main.source.dtype) in BY_NAME else 4
+        sch.transform_block_layout(red.block_rv, fused_index_map(extents, leading))
+        if epilogue is not None:
+            epi_extents = [iv.dom.extent for iv in sch.get(epilogue.block_rv).iter_vars]
+            sch.transform_block_layout(epilogue.block_rv, fused_index_map(epi_extents, len(epi_extents)))
+            sch.set_scope(red.block_rv, buffer_index=0, storage_scope="local")  # the epilogue reads registers
+        if layout[0] == "inner":
+            if row > LONG_ROW or (row > MAX_ROW and rows < MANY_ROWS):
+                return None
+            return self._inner(sch, red.block_rv, epilogue, extents, leading, layout[2], itemsize)
+        return self._outer(sch, red.block_rv, epilogue, extents, leading, row)
+
+    def _inner(self, sch, block, epilogue, extents, leading, contiguous, itemsize):
+        """A warp (fewer lanes for short rows) per row, ty_len rows a block."""
+        row_extents = extents[leading:]
+        row = max_product(row_extents, self.dim_max)
+        lanes, vec = _row_layout(row, itemsize, static_factor(row_extents) if contiguous else 1)
+        rows_static = static_product(extents[:leading])
+        rows_multiple = static_factor(extents[:leading])
+        ty_len = ROWS_PER_BLOCK if vec == 1 else max(1, THREADS // lanes)
+        while rows_multiple % ty_len and (rows_static is not None or ty_len > MIN_ROWS_A_BLOCK):
+            ty_len //= 2
+        while rows_static is not None and ty_len > 1 and rows_static // ty_len < MIN_BLOCKS:
+            ty_len //= 2
+        row_loop, elems = sch.get_loops(block)
+        bx, ty = sch.split(row_loop, [None, ty_len])
+        tx, r_loop = ShortRowReduction._split_row(sch, elems, lanes, vec)
+        sch.reorder(bx, ty, tx, r_loop)
+        sch.bind(bx, "blockIdx.x")
+        sch.bind(ty, "threadIdx.y")
+        sch.bind(tx, "threadIdx.x")
+        ShortRowReduction._unroll(sch, r_loop)
+        if vec > 1:
+            for i, read in enumerate(sch.get(block).reads):
+                if BY_NAME.get(str(read.source.dtype)) and BY_NAME[str(read.source.dtype)].itemsize == itemsize \
+                        and len(read.source.shape) >= len(row_extents):
+                    cache = sch.cache_read(block, i, "local")
+                    sch.compute_at(cache, r_loop, preserve_unit_loops=True)
+                    sch.vectorize(sch.get_loops(cache)[-1])
+        if epilogue is not None:
+            sch.reverse_compute_at(epilogue.block_rv, ty, preserve_unit_loops=True)
+        return sch
+
+    def _per_thread(self, sch, red, epilogue, extents, leading):
+        """A small window (pooling): a thread per output walks it, outputs spread over 256-thread blocks."""
+        sch.transform_block_layout(red.block_rv, fused_index_map(extents, leading))
+        if epilogue is not None:
+            epi_extents = [iv.dom.extent for iv in sch.get(epilogue.block_rv).iter_vars]
+            sch.transform_block_layout(epilogue.block_rv, fused_index_map(epi_extents, len(epi_extents)))
+            sch.set_scope(red.block_rv, buffer_index=0, storage_scope="local")
+        out_loop, r_loop = sch.get_loops(red.block_rv)
+        bx, tx = sch.split(out_loop, [None, THREADS])
+        sch.bind(bx, "blockIdx.x")
+        sch.bind(tx, "threadIdx.x")
+        sch.unroll(r_loop)
+        if epilogue is not None:
+            sch.reverse_compute_at(epilogue.block_rv, tx, preserve_unit_loops=True)
+        return sch
+
+    def _outer(self, sch, block, epilogue, extents, leading, row):
+        """Outputs along threadIdx.x (coalesced), the reduced axis split over threadIdx.y."""
+        split = 1
+        while split < MAX_SPLIT and row // (2 * split) >= MIN_SHARE:
+            split *= 2
+        out_loop, r_loop = sch.get_loops(block)
+        bx, tx = sch.split(out_loop, [None, COLUMN_LANES])
+        if split > 1:
+            ty, r_inner = sch.split(r_loop, [split, None])
+            sch.reorder(bx, tx, ty, r_inner)  # the reduction loops innermost, as cross-thread reduction needs
+            sch.bind(ty, "threadIdx.y")
+        else:
+            sch.reorder(bx, tx, r_loop)
+        sch.bind(bx, "blockIdx.x")
+        sch.bind(tx, "threadIdx.x")
+        if epilogue is not None:
+            sch.reverse_compute_at(epilogue.block_rv, tx, preserve_unit_loops=True)
+        return sch
+
+
+def _layout(block, leading: int):
+    """("inner", main read, contiguous) when the input's innermost dim is indexed by the last reduced variable
+    (contiguous: the reduced variables are the input's trailing dims, in order); ("outer", main read, False) when
+    it is a kept variable that also indexes the output's innermost dim; None otherwise."""
+    variables = [iv.var for iv in block.iter_vars]
+    kept, reduced = variables[:leading], variables[leading:]
+    uses_all = [r for r in block.reads if all(_mentions(r, v) for v in reduced)]
+    if len(uses_all) != 1:
+        return None
+    main = uses_all[0]
+    indices = [rng.min for rng in main.region]
+    if not indices or any(not _unit(rng) for rng in main.region):
+        return None
+    last = indices[-1]
+    if isinstance(last, tirx.Var) and last.same_as(reduced[-1]):
+        tail = indices[len(indices) - len(reduced):]
+        contiguous = all(isinstance(i, tirx.Var) and i.same_as(v) for i, v in zip(tail, reduced))
+        return "inner", main, contiguous
+    out_last = block.writes[0].region[-1].min if block.writes[0].region else None
+    if (isinstance(last, tirx.Var) and any(last.same_as(k) for k in kept) and isinstance(out_last, tirx.Var)
+            and out_last.same_as(last) and kept[-1].same_as(last)):
+        return "outer", main, False
+    return None
+
+
+def _mentions(region, var) -> bool:
+    return any(any(v.same_as(var) for v in tirx.analysis.undefined_vars(rng.min)) for rng in region.region)
+
+
+def _unit(rng) -> bool:
+    from tvm.ir.prim.expr import IntImm
+
+    return isinstance(rng.extent, IntImm) and rng.extent.value == 1
