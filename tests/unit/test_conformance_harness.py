@@ -168,3 +168,39 @@ def test_a_clear_refusal_names_node_op_and_a_cause(message, clear):
 
     case = Case(Path("."), {"name": "test_x", "node": "test_x", "op_type": "Add", "outputs": []})
     assert is_clear(message, case) is clear
+
+
+def test_workers_die_with_a_killed_parent(tmp_path):
+    """A census killed with SIGKILL must not leave its workers behind (they would wait forever on pipes)."""
+    import signal
+    import subprocess
+    import sys
+
+    pids = tmp_path / "pids"
+    script = ("import os, sys, time\n"
+              "from tpat.conformance.pool import run_all\n"
+              "def work(path):\n"
+              "    open(path, 'a').write(f'{os.getpid()}\\n')\n"
+              "    time.sleep(120)\n"
+              f"list(run_all(work, [('a', {str(pids)!r}), ('b', {str(pids)!r})], 2, 300, lambda k, w: w))\n")
+    parent = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(pids.read_text().split() if pids.exists() else []) < 2:
+        time.sleep(0.1)
+    workers = [int(p) for p in pids.read_text().split()]
+    assert len(workers) == 2
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(_alive(p) for p in workers):
+        time.sleep(0.1)
+    assert not any(_alive(p) for p in workers)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    state = Path(f"/proc/{pid}/stat").read_text().split()[2] if Path(f"/proc/{pid}/stat").exists() else "X"
+    return state not in ("Z", "X")  # a zombie has exited

@@ -11,6 +11,7 @@ saying which task killed it.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import sys
 import time
 from multiprocessing.connection import wait
@@ -19,7 +20,12 @@ from typing import Callable, Iterable, Iterator
 POLL_S = 0.5
 
 
-def _serve(conn, fn) -> None:
+def _serve(conn, fn, parent: int) -> None:
+    from ..executor.local import die_with_parent
+
+    die_with_parent(parent)  # a killed parent must not leave workers waiting on pipes forked siblings keep open
+    if os.getppid() != parent:  # it died before the request took effect
+        os._exit(1)
     while True:
         try:
             item = conn.recv()
@@ -33,7 +39,7 @@ def _serve(conn, fn) -> None:
 class _Worker:
     def __init__(self, ctx, fn):
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_serve, args=(child, fn), daemon=True)
+        self.process = ctx.Process(target=_serve, args=(child, fn, os.getpid()), daemon=True)
         self.process.start()
         child.close()
         self.key: str | None = None
