@@ -85,3 +85,19 @@ def test_float64_is_refused_with_reason():
 def test_fixed_shape_mode_needs_static_shapes():
     with pytest.raises(ModelError, match="not declared dynamic"):
         extract_node(op_models.erf(), dynamic={})
+
+
+def test_an_omitted_optional_output_stays_omitted():
+    """LSTM with only Y_h (outputs ['', 'Y_h']): '' was taken for an output tensor ('dtype of output '' is
+    unknown'); the plugin has one output and the node keeps its empty slot."""
+    from node_helpers import fixed_model
+
+    x = h.make_tensor_value_info("X", T.FLOAT, [1, 3, 2])
+    w = nh.from_array(np.ones((1, 12, 2), np.float32), "W")
+    r = nh.from_array(np.ones((1, 12, 3), np.float32), "R")
+    node = h.make_node("LSTM", ["X", "W", "R"], ["", "Y_h"], name="lstm", hidden_size=3)
+    model = fixed_model(node, [x], [h.make_tensor_value_info("Y_h", T.FLOAT, [1, 3, 3])], [w, r], opset=14)
+    ex = extract_node(model, {})
+    assert ex.output_names == ("Y_h",)
+    assert list(ex.subgraph.graph.node[0].output) == ["", "out0"]
+    assert [t.shape for t in ex.signature.outputs] == [(1, 3, 3)]

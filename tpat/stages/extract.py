@@ -136,6 +136,9 @@ def extract(model: ModelIndex | onnx.ModelProto, target: Target, dynamic: Mappin
                 node_inputs.append(tensors[tensor.name])
         node_outputs = []
         for tensor in node.outputs:
+            if tensor.name == "":  # an optional output the model omits: omitted in the plugin too
+                node_outputs.append(gs.Variable.empty())
+                continue
             if tensor.name in boundary:
                 known = shapes.get(tensor.name)
                 elem = known[0] if known else (tensor.dtype and
@@ -171,7 +174,7 @@ def _boundary_outputs(index: ModelIndex, target: Target) -> list[str]:
     those used outside it or returned by the graph."""
     nodes = [index.model.graph.node[i] for i in target.indices]
     if len(nodes) == 1:
-        return list(nodes[0].output)
+        return [t for t in nodes[0].output if t]  # '' is an optional output the model omits
     inside = set(target.indices)
     names = [t for n in nodes for t in n.output if index.used_outside(t, inside)]
     if not names:

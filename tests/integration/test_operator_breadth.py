@@ -1,0 +1,90 @@
+"""Operators the conformance census found broken (issue 18): each case here failed before its fix.
+
+Cases come from ONNX's own node test suite (`tests/conformance_helpers.py`); each goes through the pipeline as
+`tpat conformance` runs it. Their numbers are checked on a GPU by tests/gpu/test_conformance_gpu.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import tpat
+from conformance_helpers import built, convert, plugin_meta, suite
+from tpat.errors import InternalError
+
+
+@pytest.mark.parametrize("name", ["test_identity", "test_constant", "test_size", "test_shape",
+                                  "test_shape_start_1_end_negative_1", "test_constantofshape_float_ones"])
+def test_outputs_tvm_does_not_compute_are_copied_into_place(name, tmp_path):
+    """Identity returns its input, Constant/Size/ConstantOfShape a constant, Shape a relax shape value: each
+    crashed the launch-plan reader (Index out of range, AttributeError). The plugin copies them instead."""
+    result = convert(name, tmp_path)
+    assert built(result)
+    plan = plugin_meta(tmp_path, result)["launch_plan"]
+    assert plan["kernels"] == [] and [c["output"] for c in plan["copies"]] == [0]
+
+
+@pytest.mark.parametrize("name", ["test_split_equal_parts_1d_opset13", "test_split_variable_parts_2d_opset18",
+                                  "test_top_k", "test_top_k_smallest"])
+def test_multi_output_nodes_convert(name, tmp_path):
+    """Split's and TopK's outputs come out of a tuple (TupleGetItem); TopK's PrimFunc allocates its own
+    temporaries, which now live in the plugin's workspace."""
+    result = convert(name, tmp_path)
+    assert built(result)
+    sig = plugin_meta(tmp_path, result)["signature"]
+    assert len(sig["outputs"]) == len(suite()[name].meta["outputs"]) > 1
+
+
+def test_a_dlight_rule_that_asserts_declines_and_the_next_rule_schedules(tmp_path):
+    """dlight's Reduction rule asserts on RoiAlign's loops (a bare AssertionError reached the user)."""
+    assert built(convert("test_roialign_aligned_false", tmp_path))
+
+
+def test_a_tvm_failure_says_which_check_failed_in_which_pass(tmp_path):
+    result = convert("test_lrn", tmp_path)
+    if result.status == "built":
+        pytest.skip("LRN converts now")
+    assert "lines skipped" not in result.error and "(in FuseTIRInner)" in result.error
+
+
+def test_an_exception_of_tpats_own_lowering_code_is_a_bug_not_a_tvm_limitation(tmp_path, monkeypatch):
+    """A crash in the launch-plan reader was reported as "TVM could not lower node ...": it is tpat's bug (exit 70
+    with the traceback under -v)."""
+    import onnx
+
+    from tpat.lowering import launch_reader
+
+    def broken(self):  # an IndexError raised inside tpat's code, as the reader's was on a node without kernels
+        from tpat.ir import expr as E
+
+        return E.evaluate(E.Dim(3, "batch"), [])
+
+    monkeypatch.setattr(launch_reader.LaunchPlanReader, "read", broken)
+    case = suite()["test_relu"]
+    onnx.save(onnx.load(str(case.model_path)), tmp_path / "m.onnx")
+    with pytest.raises(InternalError) as e:
+        tpat.onnx2plugin(tmp_path / "m.onnx", tmp_path / "o.onnx", node_types=["Relu"], validate="never",
+                         cache_dir=tmp_path / "cache")
+    assert "IndexError" in e.value.traceback_text
+
+
+def test_a_host_loop_of_kernel_launches_is_unrolled_at_static_shapes(tmp_path):
+    """CumSum over rows longer than 256 launches its up/down sweeps in host loops; at static shapes the trip
+    count is a number and the plan holds each round's launch."""
+    import numpy as np
+    from onnx import TensorProto as T
+    from onnx import helper as h
+    from onnx import numpy_helper as nh
+
+    from node_helpers import fixed_model
+    from tpat.stages.lower import lower
+    from node_helpers import extract_node
+
+    node = h.make_node("CumSum", ["x", "axis"], ["y"], name="cs")
+    model = fixed_model(node, [h.make_tensor_value_info("x", T.FLOAT, [2, 1000])],
+                        [h.make_tensor_value_info("y", T.FLOAT, [2, 1000])],
+                        [nh.from_array(np.array(1, np.int64), "axis")], opset=14)
+    ex = extract_node(model, {})
+    kernels = [k.name for k in lower(ex.subgraph, ex.signature).launch_plan.kernels]
+    assert kernels == ["gpu_2d_continuous_cumsum_kernel", "gpu_2d_continuous_cumsum_kernel_1",
+                       "gpu_2d_continuous_cumsum_kernel_3"]
