@@ -68,6 +68,14 @@ def test_an_exception_of_tpats_own_lowering_code_is_a_bug_not_a_tvm_limitation(t
     assert "IndexError" in e.value.traceback_text
 
 
+@pytest.mark.parametrize("name", ["test_cumsum_1d", "test_cumsum_2d_axis_1"])
+def test_cumsum_reads_its_reshape_views(name, tmp_path):
+    """CumSum's stock GPU lowering reshapes through `vm.builtin.reshape` (a view, not a runtime computation)
+    and runs in float32 under the conformance run's `dtype: fp32` (the suite's CumSum cases are double)."""
+    result = convert(name, tmp_path)
+    assert built(result) and result.policy == "fp32"
+
+
 def test_a_host_loop_of_kernel_launches_is_unrolled_at_static_shapes(tmp_path):
     """CumSum over rows longer than 256 launches its up/down sweeps in host loops; at static shapes the trip
     count is a number and the plan holds each round's launch."""
@@ -88,3 +96,11 @@ def test_a_host_loop_of_kernel_launches_is_unrolled_at_static_shapes(tmp_path):
     kernels = [k.name for k in lower(ex.subgraph, ex.signature).launch_plan.kernels]
     assert kernels == ["gpu_2d_continuous_cumsum_kernel", "gpu_2d_continuous_cumsum_kernel_1",
                        "gpu_2d_continuous_cumsum_kernel_3"]
+
+
+@pytest.mark.parametrize("name", ["test_einsum_batch_matmul", "test_reduce_log_sum_exp_keepdims_random"])
+def test_double_cases_run_in_float32_between_casts(name, tmp_path):
+    result = convert(name, tmp_path)
+    assert built(result) and result.policy == "fp32"
+    sig = plugin_meta(tmp_path, result)["signature"]
+    assert {t["dtype"] for t in sig["inputs"] + sig["outputs"]} == {"float32"}

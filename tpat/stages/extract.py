@@ -162,6 +162,7 @@ def extract(model: ModelIndex | onnx.ModelProto, target: Target, dynamic: Mappin
     proto.producer_name, proto.producer_version = "tpat", ""
     proto.ir_version = index.model.ir_version
     conversion = convert_dtypes(proto, dtype_policy, where)
+    _refuse_untyped(conversion.model, plugin_inputs, [n for n, _ in outputs], where, dtype_policy)
     sig = _signature(conversion.model, dim_names, dynamic, where)
     converted = conversion.model is not proto
     return Extracted(target, conversion.model, sig, tuple(plugin_inputs), tuple(n for n, _ in outputs),
@@ -213,10 +214,6 @@ class _DimNames:
 
 
 def _variable(name, elem, dims, dim_names: _DimNames, where, model_name, allow_unknown=False):
-    if dtype_from_onnx(elem) is None:
-        tname = onnx.TensorProto.DataType.Name(elem)
-        raise ModelError(f"{where}: tensor {model_name!r} has dtype {tname}, which a TensorRT plugin cannot carry",
-                         hint="TensorRT plugins take float32/16, bfloat16, int8/32/64, uint8 and bool tensors")
     shape = None
     if dims is not None:
         shape = []
@@ -240,6 +237,29 @@ def _variable(name, elem, dims, dim_names: _DimNames, where, model_name, allow_u
                     )
                 shape.append(dim)
     return gs.Variable(name, dtype=onnx.helper.tensor_dtype_to_np_dtype(elem), shape=shape)
+
+
+def _refuse_untyped(proto: onnx.ModelProto, inputs: list[str], outputs: list[str], where: str, policy: str) -> None:
+    """The plugin's tensors (after the dtype policy) must have a TensorRT type: name the first that has none and
+    the way out (double: compute in float32 between Casts; other types: none in TensorRT)."""
+    boundary = [(vi, name) for vi, name in zip(proto.graph.input, inputs)]
+    boundary += [(vi, name) for vi, name in zip(proto.graph.output, outputs)]
+    for vi, name in boundary:
+        elem = vi.type.tensor_type.elem_type
+        if dtype_from_onnx(elem) is not None:
+            continue
+        tname = onnx.TensorProto.DataType.Name(elem)
+        if elem == onnx.TensorProto.DOUBLE and policy != "keep":  # not the node's data type (a Cast's input)
+            hint = (f"`dtype: {policy}` converts the node's data tensors only; TensorRT cannot carry a double "
+                    "tensor at all: cast it to float in the model")
+        elif elem == onnx.TensorProto.DOUBLE:
+            hint = ("compute it in float32 between Casts: `dtype: fp32` in the spec, --dtype fp32 (onnx2plugin), "
+                    "dtype='fp32' (Python API)")
+        else:
+            hint = (f"TensorRT has no {tname.lower()} tensors (it takes float32/16, bfloat16, int8/32/64, uint8 and "
+                    "bool), so no engine can carry this tensor: cast it in the model or leave the node out")
+        raise ModelError(f"{where}: tensor {name!r} has dtype {tname}, which a TensorRT plugin cannot carry",
+                         hint=hint)
 
 
 def _signature(proto: onnx.ModelProto, dim_names: _DimNames, dynamic, where: str) -> Signature:
