@@ -104,3 +104,34 @@ def test_double_cases_run_in_float32_between_casts(name, tmp_path):
     assert built(result) and result.policy == "fp32"
     sig = plugin_meta(tmp_path, result)["signature"]
     assert {t["dtype"] for t in sig["inputs"] + sig["outputs"]} == {"float32"}
+
+
+CONVERTED_BY_TPAT = [  # ops TVM's frontend lacks or gets wrong: tpat/legalize
+    "test_celu", "test_celu_float16", "test_swish", "test_onehot_with_axis", "test_onehot_negative_indices",
+    "test_pow_types_int32_int32", "test_pow_types_float32_int64", "test_mod_mixed_sign_float16",
+    "test_reduce_max_bool_inputs", "test_eyelike_populate_off_main_diagonal", "test_layer_normalization_2d_axis0",
+    "test_rms_normalization_2d_axis0", "test_l2normalization_axis_0", "test_l1normalization_axis_1",
+    "test_nllloss_NCd1d2d3d4d5_mean_weight", "test_sce_NCd1d2d3_none_no_weight_negative_ii_log_prob",
+    "test_sce_mean_weight_ii_4d_log_prob", "test_lstm_with_peepholes", "test_lstm_batchwise", "test_gru_seq_length",
+    "test_gru_bidirectional", "test_simple_rnn_reverse",
+]
+LOWERED_NOW = [  # failed in the reader, the schedule rules or the frontend's handling of shapes
+    "test_instancenorm_example", "test_mean_one_input", "test_reduce_sum_empty_set", "test_tril_zero",
+    "test_castlike_FLOAT_to_FLOAT16", "test_reduce_l2_do_not_keepdims_example",
+    "test_argmax_default_axis_random_select_last_index", "test_quantizelinear_int4",
+]
+
+
+@pytest.mark.parametrize("name", CONVERTED_BY_TPAT + LOWERED_NOW)
+def test_case_converts_and_its_import_computes_the_expected_outputs(name, tmp_path):
+    """Converts (lower, codegen, build); the relax program TVM imports, run on the CPU, gives ONNX's outputs
+    (the GPU kernels are checked by tests/gpu/test_conformance_gpu.py)."""
+    from conformance_helpers import cpu_check
+
+    result = convert(name, tmp_path)
+    if name == "test_quantizelinear_int4":  # was an internal error (graphsurgeon cannot write int4 constants)
+        assert result.status == "failed" and result.stage == "extract" and "INT4" in result.error
+        return
+    assert built(result)
+    bad = [(out, err) for out, err, ok in cpu_check(name) if not ok]
+    assert not bad, bad

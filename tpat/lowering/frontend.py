@@ -32,11 +32,13 @@ def import_onnx(subgraph: onnx.ModelProto, sig: Signature, what: str):
     from tvm.relax.frontend.onnx import from_onnx
 
     from ..graph.static_values import fold_static_shapes
+    from ..legalize.registry import tpat_converters
     from .tvm_errors import describe, raised_by_tpat
 
     subgraph = fold_static_shapes(subgraph)
     try:
-        mod = from_onnx(subgraph, keep_params_in_input=False)
+        with tpat_converters():
+            mod = from_onnx(subgraph, keep_params_in_input=False, shape_dict=_empty_inputs(subgraph))
     except Exception as exc:
         if raised_by_tpat(exc):
             raise
@@ -48,10 +50,23 @@ def import_onnx(subgraph: onnx.ModelProto, sig: Signature, what: str):
     got = _output_dtypes(mod, what)
     want = [t.dtype.name for t in sig.outputs]
     if got != want:
-        mod = from_onnx(_with_output_casts(subgraph, got, want), keep_params_in_input=False)
+        with tpat_converters():
+            mod = from_onnx(_with_output_casts(subgraph, got, want), keep_params_in_input=False,
+                            shape_dict=_empty_inputs(subgraph))
         if _output_dtypes(mod, what) != want:
             raise LoweringError(f"node {what}: TVM produces outputs of dtype {got}, the model declares {want}")
     return mod
+
+
+def _empty_inputs(subgraph: onnx.ModelProto) -> dict[str, list[int]]:
+    """The static shapes of inputs with a zero-size axis: TVM's frontend reads a 0 as "unknown" and makes it a
+    symbolic var, which no declared dim binds."""
+    shapes = {}
+    for vi in subgraph.graph.input:
+        dims = vi.type.tensor_type.shape.dim
+        if dims and all(d.HasField("dim_value") for d in dims) and any(d.dim_value == 0 for d in dims):
+            shapes[vi.name] = [int(d.dim_value) for d in dims]
+    return shapes
 
 
 def _output_dtypes(mod, what: str) -> list[str]:

@@ -19,6 +19,8 @@ from .tvm_ir import key, to_expr
 
 MAX_THREADS_PER_BLOCK = 1024  # every CUDA GPU since Fermi
 MAX_UNROLLED = 64  # rounds of a host loop read as that many launches (CumSum: log2 of the row length / 9)
+MAX_LAUNCHES = 1024  # launches of one plan: more means a kernel TVM left unparallelized, launched per element
+# (an unrolled recurrent op takes a few launches a step)
 _LAUNCH_AXES = {"blockIdx.x": ("grid", 0), "blockIdx.y": ("grid", 1), "blockIdx.z": ("grid", 2),
                 "threadIdx.x": ("block", 0), "threadIdx.y": ("block", 1), "threadIdx.z": ("block", 2)}
 _DYN_SMEM = "tirx.use_dyn_shared_memory"
@@ -53,7 +55,7 @@ class HostLaunches:
         aliases: dict[int, object] = {}
         kernels: list[Kernel] = []
         self._statements(host.body, env, params, aliases, kernels, name)
-        if not kernels:
+        if not kernels and not _writes_nothing(host, env):
             self.fail(f"PrimFunc {name} launches no GPU kernel (it would run on the host)")
         return kernels
 
@@ -71,6 +73,10 @@ class HostLaunches:
                 aliases[key(node.buffer)] = node.data
             elif kind == "Call" and getattr(node.op, "name", "") == "tirx.call_ffi_kernel":
                 kernels.append(self._launch(node, env, params, aliases))
+                if len(kernels) > MAX_LAUNCHES:
+                    self.fail(f"PrimFunc {name} launches kernels more than {MAX_LAUNCHES} times from host loops: "
+                              "no GPU schedule parallelized it",
+                              hint="report it with the model attached; leave the node to TensorRT meanwhile")
             elif kind == "AllocBuffer" and node.buffer.scope() == "global":
                 aliases[key(node.buffer)] = self._scratch(node.buffer, env, name)
             elif kind == "Allocate" and "global" in str(node):
@@ -180,6 +186,19 @@ class HostLaunches:
             return to_expr(value, resolve)
         except tvm_ir.UnsupportedExpr as exc:
             self.fail(f"kernel {kernel}: launch value depends on runtime data ({exc})")
+
+
+def _writes_nothing(host, env) -> bool:
+    """A PrimFunc whose output (the last buffer parameter: destination passing) has no element at these shapes:
+    TVM removes its loops, and nothing is left to launch (Trilu or ReduceSum of an empty tensor)."""
+    buffers = [p for p in host.params if type(p.ty).__name__ == "BufferType"]
+    if not buffers:
+        return False
+    try:
+        extents = [to_expr(d, tvm_ir.resolver(env)) for d in buffers[-1].ty.shape]
+    except tvm_ir.UnsupportedExpr:
+        return False
+    return any(e == 0 for e in extents)
 
 
 def relax_shape(arg) -> list:

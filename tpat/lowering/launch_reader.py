@@ -21,7 +21,7 @@ from .kernel_launches import HostLaunches, Slot as _Slot, itemsize as _itemsize,
 from .tvm_ir import key, to_expr
 
 WORKSPACE_ALIGN = 256
-_VIEWS = {"vm.builtin.reshape"}  # runtime calls that only reinterpret a tensor's shape (CumSum's 2-D view)
+_VIEWS = {"vm.builtin.reshape", "relax.reshape"}  # reinterpret a tensor's shape: CumSum's 2-D view, InstanceNorm
 
 
 def _align(size: E.Expr) -> E.Expr:

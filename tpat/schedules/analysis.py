@@ -20,17 +20,23 @@ def inlined_blocks(rule, func, target):
 
 def writes_at_iteration_point(block) -> bool:
     """The block is spatial, writes one buffer, and writes it at exactly its block vars, in order."""
-    from tvm import tirx
-    from tvm.ir.prim.expr import IntImm
-
     if any(int(iv.iter_type) != 0 for iv in block.iter_vars) or len(block.writes) != 1:  # 0: data parallel
         return False
     write = block.writes[0]
-    # dlight's normalisation drops unit block vars (batch 1): the region then holds a constant 0 on that axis
-    def unit(rng, dim) -> bool:
+    return at_block_vars(write, block)
+
+
+def at_block_vars(access, block) -> bool:
+    """The buffer region `access` (a block's read or write) is the element at the block's vars, in order (unit
+    axes aside): a flip or a transpose reads the same shape elsewhere, and a vector of the output is then no
+    vector of that operand."""
+    from tvm import tirx
+    from tvm.ir.prim.expr import IntImm
+
+    def unit(rng, dim) -> bool:  # dlight's normalisation drops unit block vars (batch 1): the region holds 0 there
         return isinstance(rng.min, IntImm) and rng.min.value == 0 and isinstance(dim, IntImm) and dim.value == 1
 
-    region = [rng for rng, dim in zip(write.region, write.source.shape) if not unit(rng, dim)]
+    region = [rng for rng, dim in zip(access.region, access.source.shape) if not unit(rng, dim)]
     block_vars = [iv.var for iv in block.iter_vars]
     if len(region) != len(block_vars):
         return False

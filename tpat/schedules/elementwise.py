@@ -17,7 +17,7 @@ from tvm.s_tir.dlight.gpu.base import GPUScheduleRule
 from tvm.target import Target
 
 from ..ir.dtypes import BY_NAME
-from .analysis import (VECTOR_BYTES, fused_index_map, inlined_blocks, same_shape, static_factor,
+from .analysis import (VECTOR_BYTES, at_block_vars, fused_index_map, inlined_blocks, same_shape, static_factor,
                        writes_at_iteration_point)
 
 THREADS = 256
@@ -42,7 +42,8 @@ class VectorizedElementwise(GPUScheduleRule):
             return None
         out_shape = list(writes[0].source.shape)
         vector_reads = [i for i, read in enumerate(sch.get(block).reads)
-                        if same_shape(read.source.shape, out_shape) and str(read.source.dtype) in VECTOR_DTYPES]
+                        if same_shape(read.source.shape, out_shape) and str(read.source.dtype) in VECTOR_DTYPES
+                        and at_block_vars(read, sch.get(block))]
         per_thread = _vectors_per_thread(vector_reads, out_shape, inner.value, lanes)
         # staged through registers: vector loads -> scalar math (erf, exp ... have no vector form) -> vector
         # stores. Streaming: flattened to one index, so each thread's slice is a contiguous range. A gather keeps

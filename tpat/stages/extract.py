@@ -105,7 +105,7 @@ def extract(model: ModelIndex | onnx.ModelProto, target: Target, dynamic: Mappin
         if const is not None and const.nbytes <= EMBED_LIMIT_BYTES:
             folded.append(tensor.name)
             value = index.constant_array(tensor.name) if isinstance(const, ConstantInfo) else const
-            return gs.Constant(f"c{len(folded) - 1}", np.array(value, order="C"))
+            return _folded(f"c{len(folded) - 1}", np.array(value, order="C"))
         if isinstance(const, ConstantInfo):  # large: a plugin input; its bytes are never read
             elem, dims = const.elem, const.dims
         elif const is not None:
@@ -168,6 +168,22 @@ def extract(model: ModelIndex | onnx.ModelProto, target: Target, dynamic: Mappin
     return Extracted(target, conversion.model, sig, tuple(plugin_inputs), tuple(n for n, _ in outputs),
                      tuple(folded), proto if converted and (conversion.inputs or conversion.outputs) else None,
                      conversion.inputs, conversion.outputs)
+
+
+_PACKED = {onnx.TensorProto.INT4, onnx.TensorProto.UINT4, onnx.TensorProto.FLOAT4E2M1}
+_PACKED |= {getattr(onnx.TensorProto, n) for n in ("INT2", "UINT2") if hasattr(onnx.TensorProto, n)}
+
+
+def _folded(name: str, value: np.ndarray) -> gs.Constant:
+    """A folded constant. Sub-byte types (int4, float4...) go through onnx's own packing: graphsurgeon would write
+    one byte per element and produce a tensor onnx refuses (a QuantizeLinear's int4 zero point)."""
+    elem = onnx.helper.np_dtype_to_tensor_dtype(value.dtype)
+    if elem in _PACKED:
+        from onnx import numpy_helper
+        from onnx_graphsurgeon.ir.tensor import LazyValues
+
+        return gs.Constant(name, LazyValues(numpy_helper.from_array(value, name)))
+    return gs.Constant(name, value)
 
 
 def _boundary_outputs(index: ModelIndex, target: Target) -> list[str]:
@@ -255,6 +271,9 @@ def _refuse_untyped(proto: onnx.ModelProto, inputs: list[str], outputs: list[str
         elif elem == onnx.TensorProto.DOUBLE:
             hint = ("compute it in float32 between Casts: `dtype: fp32` in the spec, --dtype fp32 (onnx2plugin), "
                     "dtype='fp32' (Python API)")
+        elif tname.startswith(("FLOAT8", "FLOAT4", "INT4", "UINT4", "INT2", "UINT2")):
+            hint = ("tpat's plugins take float32/16, bfloat16, int8/32/64, uint8 and bool tensors; leave this node to "
+                    "TensorRT (its own quantization layers handle fp8, fp4 and int4)")
         else:
             hint = (f"TensorRT has no {tname.lower()} tensors (it takes float32/16, bfloat16, int8/32/64, uint8 and "
                     "bool), so no engine can carry this tensor: cast it in the model or leave the node out")

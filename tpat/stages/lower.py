@@ -169,9 +169,18 @@ def _capture_host_device(planned, target):
 
 
 def _cuda_source(scheduled, target, what: str) -> str:
+    """TVM's CUDA for exactly the scheduled module the plan was read from: tvm.compile's default pipeline would
+    legalize and fuse it again (ReduceL2's sum and sqrt became one kernel the plan did not launch)."""
     import tvm
+    from tvm.relax.backend.cuda import pipeline as cuda_pipeline
 
-    executable = tvm.compile(scheduled, target=target)
+    @tvm.transform.module_pass(opt_level=0)
+    def lower_only(mod, _ctx):
+        with target:
+            return tvm.transform.Sequential(list(cuda_pipeline.dataflow_lower_passes(target))
+                                            + list(cuda_pipeline.finalize_passes(target)))(mod)
+
+    executable = tvm.compile(scheduled, target=target, relax_pipeline=lower_only)
     stack, seen = [executable.mod], set()
     while stack:
         m = stack.pop()
