@@ -82,6 +82,8 @@ def test_asking_for_an_op_type_the_suite_lacks_is_a_clear_error():
       "TensorRT plugin cannot carry"}, "dtype without a TensorRT type"),
     ({"status": "failed", "stage": "lower", "error": "TVM's ONNX frontend cannot import node 'n' (Celu): The "
       "following operators are not supported for frontend ONNX: Celu"}, "no converter in TVM's ONNX frontend"),
+    ({"status": "failed", "stage": "lower", "error": "TVM's ONNX frontend cannot import node 'n' (OneHot): Expected "
+      "`int` but got `float`"}, "TVM's ONNX frontend fails on this form of the op"),
     ({"status": "failed", "stage": "lower", "internal": True, "error": "internal error: AttributeError: x"},
      "internal error (bug in tpat)"),
     ({"status": "crashed", "stage": "worker", "error": "ran past 600 s while converting"},
