@@ -139,3 +139,28 @@ def test_case_converts_and_its_import_computes_the_expected_outputs(name, tmp_pa
     assert built(result)
     bad = [(out, err) for out, err, ok in cpu_check(name) if not ok]
     assert not bad, bad
+
+
+def test_a_reshape_whose_shape_the_model_computes_from_static_shapes_converts(tmp_path):
+    """x.view(b, -1) exported: Shape -> Gather -> Concat -> Reshape. The shape used to be a plugin input, which
+    TVM cannot lower (a data-dependent shape); folded, the Reshape converts and the plugin takes x alone."""
+    import onnx
+    from onnx import TensorProto as T
+    from onnx import helper as h
+
+    x = h.make_tensor_value_info("x", T.FLOAT, [2, 3, 4])
+    y = h.make_tensor_value_info("y", T.FLOAT, [2, 12])
+    nodes = [h.make_node("Shape", ["x"], ["s"]), h.make_node("Gather", ["s", "i0"], ["b"], axis=0),
+             h.make_node("Concat", ["b", "m1"], ["shape"], axis=0),
+             h.make_node("Reshape", ["x", "shape"], ["y"], name="r")]
+    inits = [onnx.numpy_helper.from_array(__import__("numpy").array([v], "int64"), n) for n, v in
+             (("i0", 0), ("m1", -1))]
+    model = h.make_model(h.make_graph(nodes, "g", [x], [y], initializer=inits),
+                         opset_imports=[h.make_opsetid("", 17)])
+    onnx.save(model, tmp_path / "view.onnx")
+    result = tpat.onnx2plugin(tmp_path / "view.onnx", tmp_path / "out" / "view.tpat.onnx", node_names=["r"],
+                              validate="never")
+    (plugin,) = result.plugins
+    assert [t.shape for t in plugin.signature.inputs] == [(2, 3, 4)]
+    rewritten = onnx.load(str(tmp_path / "out" / "view.tpat.onnx"))
+    assert [list(n.input) for n in rewritten.graph.node if n.op_type == plugin.plugin] == [["x"]]

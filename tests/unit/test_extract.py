@@ -101,3 +101,28 @@ def test_an_omitted_optional_output_stays_omitted():
     assert ex.output_names == ("Y_h",)
     assert list(ex.subgraph.graph.node[0].output) == ["", "out0"]
     assert [t.shape for t in ex.signature.outputs] == [(1, 3, 3)]
+
+
+def _view_model(batch):
+    """PyTorch's x.view(b, -1): the shape computed by Shape -> Gather -> Concat."""
+    from node_helpers import fixed_model
+
+    x = h.make_tensor_value_info("x", T.FLOAT, [batch, 3, 4])
+    y = h.make_tensor_value_info("y", T.FLOAT, [batch, 12])
+    nodes = [h.make_node("Shape", ["x"], ["s"]), h.make_node("Gather", ["s", "i0"], ["b"], axis=0),
+             h.make_node("Concat", ["b", "m1"], ["shape"], axis=0), h.make_node("Reshape", ["x", "shape"], ["y"],
+                                                                             name="r")]
+    inits = [nh.from_array(np.array([0], np.int64), "i0"), nh.from_array(np.array([-1], np.int64), "m1")]
+    graph = h.make_graph(nodes, "g", [x], [y], initializer=inits)
+    return h.make_model(graph, opset_imports=[h.make_opsetid("", 17)])
+
+
+def test_a_shape_computed_from_static_shapes_is_folded_into_the_plugin():
+    """A runtime shape input is a data-dependent shape for TVM; with static shapes it is a constant. One that
+    depends on a declared dynamic dim varies and stays a plugin input."""
+    ex = extract_node(_view_model(2), {}, op_type="Reshape")
+    assert ex.input_names == ("x",) and ex.folded_inputs == ("shape",)
+    (init,) = ex.subgraph.graph.initializer
+    assert nh.to_array(init).tolist() == [2, -1]
+    ex = extract_node(_view_model("batch"), op_type="Reshape")
+    assert ex.input_names == ("x", "shape") and ex.folded_inputs == ()

@@ -40,14 +40,15 @@ def fold_static_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
     for i, node in enumerate(m.graph.node):
         if node.op_type not in FOLDABLE or node.domain not in ("", "ai.onnx") or node.input[0] not in shapes:
             continue
-        value = _value(node, shapes[node.input[0]])
+        value = shape_value(node, shapes[node.input[0]])
         const = helper.make_node("Constant", [], list(node.output), name=node.name,
                                  value=numpy_helper.from_array(value, node.output[0]))
         m.graph.node[i].CopyFrom(const)
     return m
 
 
-def _value(node: onnx.NodeProto, shape: tuple[int, ...]) -> np.ndarray:
+def shape_value(node: onnx.NodeProto, shape: tuple[int, ...]) -> np.ndarray:
+    """What a Shape (with its start/end) or Size node gives for a tensor of static `shape`."""
     if node.op_type == "Size":
         return np.array(int(np.prod(shape, dtype=np.int64)), dtype=np.int64)
     attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}

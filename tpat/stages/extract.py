@@ -23,6 +23,7 @@ from ..ir.dtypes import dtype_from_onnx
 from ..ir.signature import DimSpec, Signature, TensorSig
 from ..names import identifier
 from ..graph.dtype_policy import convert as convert_dtypes
+from ..graph.folding import fold
 from ..graph.model_index import ConstantInfo, ModelIndex, with_shape_constants
 from ..graph.selection import Target
 
@@ -102,6 +103,8 @@ def extract(model: ModelIndex | onnx.ModelProto, target: Target, dynamic: Mappin
 
     def external(tensor):
         const = _constant(index, tensor)
+        if const is None:  # computed from constants and static shapes only (a Reshape's shape): a constant too
+            const = fold(index, tensor.name)
         if const is not None and const.nbytes <= EMBED_LIMIT_BYTES:
             folded.append(tensor.name)
             value = index.constant_array(tensor.name) if isinstance(const, ConstantInfo) else const
