@@ -37,7 +37,10 @@ FIXED = [
     "test_simple_rnn_reverse", "test_attention_4d", "test_attention_3d_gqa_with_past_and_present",
     "test_attention_4d_causal_fp16", "test_attention_4d_with_qk_matmul_softmax", "test_attention_3d_causal_bf16",
     "test_attention_4d_causal_nonpad_batch_prefill", "test_attention_4d_diff_heads_mask4d_padded_kv",
-    "test_rotary_embedding_interleaved", "test_rotary_embedding_3d_input",
+    "test_rotary_embedding_interleaved", "test_rotary_embedding_3d_input", "test_hannwindow_symmetric",
+    "test_blackmanwindow", "test_melweightmatrix", "test_reversesequence_batch", "test_center_crop_pad_crop_and_pad",
+    "test_cumsum_1d_int32_exclusive", "test_cumsum_1d_reverse_exclusive", "test_cumsum_2d_axis_0",
+    "test_cumprod_2d_axis_0", "test_cumprod_1d_reverse_exclusive",
 ]
 
 

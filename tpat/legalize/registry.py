@@ -14,10 +14,10 @@ import functools
 @functools.lru_cache(maxsize=1)
 def converters() -> dict:
     """op type -> converter class."""
-    from . import activations, attention, fixes, losses, normalization, recurrent
+    from . import activations, attention, constants, fixes, layout, losses, normalization, recurrent, scan
 
     found: dict = {}
-    for module in (activations, attention, fixes, losses, normalization, recurrent):
+    for module in (activations, attention, constants, fixes, layout, losses, normalization, recurrent, scan):
         found.update(module.CONVERTERS)
     return found
 
