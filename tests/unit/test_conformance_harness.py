@@ -107,8 +107,13 @@ def test_verdicts_and_the_markdown_table():
          "internal": True, "clear": False, "error": "internal error: AttributeError"},
     ]}
     assert [verdict(e) for e in report["cases"]] == ["passed", "failed", "refused", "broken"]
+    report["cases"].append({"case": "test_add_int16", "op_type": "Add", "dtype": "int16", "status": "failed",
+                            "stage": "extract", "clear": True, "error": "node 'test_add_int16' (Add): tensor 'x' has "
+                            "dtype INT16, which a TensorRT plugin cannot carry"})
     s = summary(report)
     assert s["op_types_all_passed"] == 0 and s["unclear"] == ["test_shape"]
+    # Add's only case has no TensorRT type: it does not count among the op types a plugin could take
+    assert (s["op_types_trt_cases"], s["op_types_trt_all_converted"], s["op_types_trt_all_passed"]) == (3, 1, 0)
     text = render(report)
     assert "| Relu | ✓ 1/1 | ✗ 0/1 |" in text
     assert "| test_celu | fp32 | no converter in TVM's ONNX frontend |" in text

@@ -38,7 +38,9 @@ def render(report: dict) -> str:
         f"**{s['cases']} cases, {s['op_types']} op types.** " + ", ".join(f"{v} {k}" for k, v in
                                                                          s["verdicts"].items()) + ". "
         f"Op types with every case {'passing' if gpu else 'converted'}: "
-        f"{s['op_types_all_passed'] if gpu else s['op_types_all_converted']}.",
+        f"{s['op_types_all_passed'] if gpu else s['op_types_all_converted']}; with every case whose tensors "
+        f"TensorRT can carry {'passing' if gpu else 'converted'}: "
+        f"{s['op_types_trt_all_passed'] if gpu else s['op_types_trt_all_converted']} of {s['op_types_trt_cases']}.",
         "",
         "| op type | " + " | ".join(columns) + " | why not |",
         "|---|" + "---|" * len(columns) + "---|",

@@ -26,6 +26,8 @@ CAUSES: tuple[tuple[str, str | None, str], ...] = (
     ("TVM lowering failed", "lower", r""),
     ("nvcc failed", "build", r""),
 )
+# causes that put a case beyond any TensorRT plugin: no TensorRT type for its tensors, or not tensors at all
+OUT_OF_REACH = ("dtype without a TensorRT type", "not a tensor op (sequence, optional, string)")
 DTYPE_NAMES = {"float": "fp32", "float16": "fp16", "bfloat16": "bf16", "double": "fp64", "int8": "int8",
                "uint8": "uint8", "int16": "int16", "uint16": "uint16", "int32": "int32", "uint32": "uint32",
                "int64": "int64", "uint64": "uint64", "bool": "bool"}
@@ -74,11 +76,19 @@ def summary(report: dict) -> dict:
     ops_converted = sorted(op for op, es in by_op.items() if all(e["status"] == "built" for e in es))
     ops_some = sorted(op for op, es in by_op.items() if any(e["status"] == "built" for e in es))
     ops_passed = sorted(op for op, es in by_op.items() if all(verdict(e) == "passed" for e in es))
+    # the cases a TensorRT plugin can take at all: tensors of TensorRT's types (not fp8/int4/int16, sequences...)
+    carried = {op: [e for e in es if cause_of(e) not in OUT_OF_REACH] for op, es in by_op.items()}
+    carried = {op: es for op, es in carried.items() if es}
+    gpu = any("gpu" in e for e in entries)
     return {"cases": len(entries), "verdicts": dict(sorted(verdicts.items())),
             "built": sum(e["status"] == "built" for e in entries),
             "causes": dict(causes.most_common()), "op_types": len(by_op),
             "op_types_all_converted": len(ops_converted), "op_types_some_converted": len(ops_some),
-            "op_types_all_passed": len(ops_passed) if any("gpu" in e for e in entries) else None,
+            "op_types_all_passed": len(ops_passed) if gpu else None,
+            "op_types_trt_cases": len(carried),
+            "op_types_trt_all_converted": sum(all(e["status"] == "built" for e in es) for es in carried.values()),
+            "op_types_trt_all_passed": sum(all(verdict(e) == "passed" for e in es) for es in carried.values())
+            if gpu else None,
             "unclear": sorted(e["case"] for e in entries if verdict(e) == "broken")}
 
 
@@ -105,8 +115,11 @@ def text_summary(report: dict) -> str:
                                                                             s["verdicts"].items()),
              f"op types with every case converted: {s['op_types_all_converted']}, with some: "
              f"{s['op_types_some_converted']}"]
+    lines.append(f"op types with cases of TensorRT dtypes: {s['op_types_trt_cases']}, every such case converted: "
+                 f"{s['op_types_trt_all_converted']}")
     if s["op_types_all_passed"] is not None:
-        lines.append(f"op types with every case passing on the GPU: {s['op_types_all_passed']}")
+        lines.append(f"op types with every case passing on the GPU: {s['op_types_all_passed']}; every case of "
+                     f"TensorRT dtypes: {s['op_types_trt_all_passed']}")
     lines.append("not converted, by cause:")
     lines += [f"  {n:5d}  {cause}" for cause, n in s["causes"].items()]
     if s["unclear"]:
