@@ -167,3 +167,17 @@ def test_a_reshape_whose_shape_the_model_computes_from_static_shapes_converts(tm
     assert [t.shape for t in plugin.signature.inputs] == [(2, 3, 4)]
     rewritten = onnx.load(str(tmp_path / "out" / "view.tpat.onnx"))
     assert [list(n.input) for n in rewritten.graph.node if n.op_type == plugin.plugin] == [["x"]]
+
+
+def test_gather_elements_under_a_dynamic_batch(tmp_path):
+    """Its converter passes the batch to a kernel as a scalar relax variable, which the reader took for a tensor
+    ("kernel argument batch has no known storage"). Numbers: tests/gpu (op_models.EXTRA_OPS)."""
+    import onnx
+
+    import op_models
+
+    onnx.save(op_models.gather_elements(), tmp_path / "ge.onnx")
+    result = tpat.onnx2plugin(tmp_path / "ge.onnx", tmp_path / "out" / "ge.tpat.onnx", node_names=["gather_el"],
+                              dynamic_bs=True, min_bs=1, opt_bs=16, max_bs=64, validate="never")
+    (plugin,) = result.plugins
+    assert [d.name for d in plugin.signature.dims] == ["batch"]

@@ -119,6 +119,8 @@ class HostLaunches:
                 scalar_values += [self._relax_expr(v) for v in arg.values]
             elif type(arg).__name__ == "PrimValue":
                 scalar_values.append(self._relax_expr(arg.value))
+            elif type(getattr(arg, "ty", None)).__name__ == "PrimType":  # a dim passed as a scalar variable
+                scalar_values.append(self._relax_expr(arg))
         for param, value in zip(scalars, scalar_values):
             env[key(param)] = value
         return env, params

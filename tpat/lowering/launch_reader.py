@@ -138,6 +138,8 @@ class LaunchPlanReader(HostLaunches):
     def _arg_slot(self, arg) -> _Slot | None:
         from tvm import relax
 
+        if isinstance(arg, relax.Var) and type(getattr(arg, "ty", None)).__name__ == "PrimType":
+            return None  # a scalar (a dim passed by value: GatherElements' shape_to_tensor(batch)): TIR side
         if isinstance(arg, relax.Var):
             if key(arg) not in self.slots:
                 self.fail(f"kernel argument {arg.name} has no known storage")
