@@ -40,7 +40,8 @@ FIXED = [
     "test_rotary_embedding_interleaved", "test_rotary_embedding_3d_input", "test_hannwindow_symmetric",
     "test_blackmanwindow", "test_melweightmatrix", "test_reversesequence_batch", "test_center_crop_pad_crop_and_pad",
     "test_cumsum_1d_int32_exclusive", "test_cumsum_1d_reverse_exclusive", "test_cumsum_2d_axis_0",
-    "test_cumprod_2d_axis_0", "test_cumprod_1d_reverse_exclusive",
+    "test_cumprod_2d_axis_0", "test_cumprod_1d_reverse_exclusive", "test_qlinearmatmul_3D_uint8_float16",
+    "test_qlinearmatmul_2D_int8_float32",
 ]
 
 

@@ -72,4 +72,5 @@ def test_the_cli_runs_a_census_and_renders_the_operators_page(tmp_path, capsys):
         folder = tmp_path / "b" / name
         assert (folder / "conformance.json").is_file() and (folder / "case" / "case.json").is_file()
         assert list((folder / "trt_plugin" / "lib").glob("lib*_kernels.so"))
+        assert not (folder / "trt_plugin" / "src").exists()  # sources stay in the cache: the bundle travels
     assert "cases of 2 op types" in capsys.readouterr().out

@@ -6,9 +6,10 @@ passes here passes there. Failures are sorted by what they are: a `TpatError` is
 (its message must name the node, its op type and the cause: `clear`), anything else is a bug in tpat (`internal`,
 with the traceback), and a worker that died or hung is `crashed`.
 
-The bundle (`<bundle>/<case>/`) holds what `gpu_check` needs on a GPU machine without TVM: the plugin's
-`trt_plugin/` (kernels library, metadata), the case's data (`case/`), and `conformance.json` (which graph input
-feeds which plugin input, the casts around the plugin).
+The bundle (`<bundle>/<case>/`) holds what `gpu_check` needs on a GPU machine without TVM, and nothing else (it
+travels): the plugin's `trt_plugin/lib` and `meta` (kernels library, signature; the sources stay in the task
+cache), the case's data (`case/`), and `conformance.json` (which graph input feeds which plugin input, the casts
+around the plugin).
 """
 
 from __future__ import annotations
@@ -193,6 +194,8 @@ def _bundle_case(case: Case, out: Path, node, plugin: str, policy: str) -> None:
         if f.suffix in (".pb", ".json", ".onnx"):
             shutil.copy2(f, data / f.name)
     (out / "model.tpat.onnx").unlink(missing_ok=True)  # the rewritten model: checked by the run, not needed after
+    # the sources stay in the task cache: a bundle carries only what the GPU check loads (64 MiB carry limits)
+    shutil.rmtree(out / "trt_plugin" / "src", ignore_errors=True)
     wiring = {"case": case.name, "op_type": case.op_type, "dtype": case.dtype, "plugin": plugin, "policy": policy,
               "inputs": list(node.inputs), "outputs": list(node.outputs), "folded": list(node.folded),
               "input_casts": [list(c) for c in node.input_casts], "output_casts": [list(c) for c in node.output_casts]}

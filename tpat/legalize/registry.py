@@ -14,10 +14,11 @@ import functools
 @functools.lru_cache(maxsize=1)
 def converters() -> dict:
     """op type -> converter class."""
-    from . import activations, attention, constants, fixes, layout, losses, normalization, recurrent, scan
+    from . import activations, attention, constants, fixes, layout, losses, normalization, quantized, recurrent, scan
 
     found: dict = {}
-    for module in (activations, attention, constants, fixes, layout, losses, normalization, recurrent, scan):
+    for module in (activations, attention, constants, fixes, layout, losses, normalization, quantized, recurrent,
+                   scan):
         found.update(module.CONVERTERS)
     return found
 
