@@ -87,6 +87,13 @@ def scatter_elements_add() -> onnx.ModelProto:
                   [_vi("y", T.FLOAT, [B, 32])])
 
 
+def gather_elements() -> onnx.ModelProto:
+    """Under a dynamic batch its converter passes the batch to a kernel as a scalar variable (issue 18: "kernel
+    argument batch has no known storage")."""
+    return _model(h.make_node("GatherElements", ["x", "i"], ["y"], name="gather_el", axis=1),
+                  [_vi("x", T.FLOAT, [B, 16]), _vi("i", T.INT64, [B, 4])], [_vi("y", T.FLOAT, [B, 4])])
+
+
 def resize_linear() -> onnx.ModelProto:
     return _model(h.make_node("Resize", ["x", "", "scales"], ["y"], name="resize", mode="linear"),
                   [_vi("x", T.FLOAT, [B, 3, 8, 10])], [_vi("y", T.FLOAT, [B, 3, 16, 20])],
@@ -144,7 +151,8 @@ def layer_norm_long_rows() -> onnx.ModelProto:
 
 EXTRA_OPS: dict[str, Callable[[], onnx.ModelProto]] = {"Softmax_fp16": softmax_fp16, "Softmax_bf16": softmax_bf16,
                                                       "ScatterND_add": scatter_nd_add, "Erf_fp16": erf_fp16,
-                                                      "LayerNormalization_768": layer_norm_long_rows}
+                                                      "LayerNormalization_768": layer_norm_long_rows,
+                                                      "GatherElements": gather_elements}
 
 
 def layer_norm_bert_rows(elem=T.FLOAT16) -> onnx.ModelProto:

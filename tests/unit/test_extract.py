@@ -85,3 +85,44 @@ def test_float64_is_refused_with_reason():
 def test_fixed_shape_mode_needs_static_shapes():
     with pytest.raises(ModelError, match="not declared dynamic"):
         extract_node(op_models.erf(), dynamic={})
+
+
+def test_an_omitted_optional_output_stays_omitted():
+    """LSTM with only Y_h (outputs ['', 'Y_h']): '' was taken for an output tensor ('dtype of output '' is
+    unknown'); the plugin has one output and the node keeps its empty slot."""
+    from node_helpers import fixed_model
+
+    x = h.make_tensor_value_info("X", T.FLOAT, [1, 3, 2])
+    w = nh.from_array(np.ones((1, 12, 2), np.float32), "W")
+    r = nh.from_array(np.ones((1, 12, 3), np.float32), "R")
+    node = h.make_node("LSTM", ["X", "W", "R"], ["", "Y_h"], name="lstm", hidden_size=3)
+    model = fixed_model(node, [x], [h.make_tensor_value_info("Y_h", T.FLOAT, [1, 3, 3])], [w, r], opset=14)
+    ex = extract_node(model, {})
+    assert ex.output_names == ("Y_h",)
+    assert list(ex.subgraph.graph.node[0].output) == ["", "out0"]
+    assert [t.shape for t in ex.signature.outputs] == [(1, 3, 3)]
+
+
+def _view_model(batch):
+    """PyTorch's x.view(b, -1): the shape computed by Shape -> Gather -> Concat."""
+    from node_helpers import fixed_model
+
+    x = h.make_tensor_value_info("x", T.FLOAT, [batch, 3, 4])
+    y = h.make_tensor_value_info("y", T.FLOAT, [batch, 12])
+    nodes = [h.make_node("Shape", ["x"], ["s"]), h.make_node("Gather", ["s", "i0"], ["b"], axis=0),
+             h.make_node("Concat", ["b", "m1"], ["shape"], axis=0), h.make_node("Reshape", ["x", "shape"], ["y"],
+                                                                             name="r")]
+    inits = [nh.from_array(np.array([0], np.int64), "i0"), nh.from_array(np.array([-1], np.int64), "m1")]
+    graph = h.make_graph(nodes, "g", [x], [y], initializer=inits)
+    return h.make_model(graph, opset_imports=[h.make_opsetid("", 17)])
+
+
+def test_a_shape_computed_from_static_shapes_is_folded_into_the_plugin():
+    """A runtime shape input is a data-dependent shape for TVM; with static shapes it is a constant. One that
+    depends on a declared dynamic dim varies and stays a plugin input."""
+    ex = extract_node(_view_model(2), {}, op_type="Reshape")
+    assert ex.input_names == ("x",) and ex.folded_inputs == ("shape",)
+    (init,) = ex.subgraph.graph.initializer
+    assert nh.to_array(init).tolist() == [2, -1]
+    ex = extract_node(_view_model("batch"), op_type="Reshape")
+    assert ex.input_names == ("x", "shape") and ex.folded_inputs == ()

@@ -16,7 +16,7 @@ import traceback
 
 from ..errors import InternalError, TpatError
 
-COMMANDS = ("onnx2plugin", "apply", "plan", "validate", "run", "inspect", "check_trt")
+COMMANDS = ("onnx2plugin", "apply", "plan", "validate", "run", "inspect", "check_trt", "conformance")
 EXIT_BUG = 70
 
 

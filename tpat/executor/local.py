@@ -60,10 +60,16 @@ def _init_worker(events, parent: int) -> None:
     global _events
     _events = events
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
-    if not _die_with_parent():
-        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    die_with_parent(parent)
     if os.getppid() != parent:  # the parent died before the request took effect
         os._exit(1)
+
+
+def die_with_parent(parent: int) -> None:
+    """Make this (worker) process end when `parent` does: SIGKILL from the kernel where Linux offers it, else a
+    watchdog thread. Also used by the conformance run's workers."""
+    if not _die_with_parent():
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
 
 
 def _die_with_parent() -> bool:

@@ -13,6 +13,7 @@ from .cudart import runtime
 
 STATUS = {0: "ok", 1: "dims out of range", 2: "not initialised", 3: "CUDA error", 4: "bad arguments"}
 ERR_DIMS = 1
+ERR_CUDA = 3
 
 
 class KernelsABI:

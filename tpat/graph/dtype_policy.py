@@ -1,6 +1,7 @@
 """Dtype policy: run a plugin in another float precision than the model (spec `dtype: fp16 | bf16 | fp32`).
 
-Only the node's *data* tensors change: those bound to the same ONNX type variable as its first output (Softmax's
+Only the node's *data* tensors change (float, half, bfloat16 or double ones: TensorRT has no double type, so a
+double node runs in TensorRT only this way): those bound to the same ONNX type variable as its first output (Softmax's
 `T`, OneHot's `T3`, Resize's `T1`...). Fixed-type inputs (Resize `scales`: tensor(float)) and index tensors are
 left alone, as the op schema requires. The rewritten model casts into and out of the plugin, so the rest of the
 graph keeps its dtypes; validation compares with the original-precision node (see `validate`).
@@ -18,7 +19,7 @@ from onnx import numpy_helper
 from ..errors import ModelError
 
 TARGETS = {"fp32": T.FLOAT, "fp16": T.FLOAT16, "bf16": T.BFLOAT16}
-FLOATS = (T.FLOAT, T.FLOAT16, T.BFLOAT16)
+FLOATS = (T.FLOAT, T.FLOAT16, T.BFLOAT16, T.DOUBLE)  # data types a policy converts from (double: no TensorRT type)
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,8 @@ class TensorShapes:
             return None
         dims = []
         for d in t.tensor_type.shape.dim:
-            dims.append(d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else (d.dim_param or None))
+            # 0 is a size (an empty tensor): TPAT's 0-means-batch was turned into a dim_param when the batch is dynamic
+            dims.append(d.dim_value if d.HasField("dim_value") and d.dim_value >= 0 else (d.dim_param or None))
         return t.tensor_type.elem_type, dims
 
 

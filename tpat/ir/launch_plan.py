@@ -87,19 +87,48 @@ class Buffer:
 
 
 @dataclass(frozen=True)
+class Copy:
+    """An output that TVM does not compute into its own buffer: the output of an identity or view op is its input,
+    a node with constant outputs (Constant, Size) returns a constant, a second output of a multi-output node can
+    be an intermediate buffer. A plugin must still fill each output buffer, so the launcher copies `nbytes`
+    (device to device, on the stream, after the kernels) from `source` into output `output`.
+
+    source: a KernelArg-like slot: kind input/constant/output -> `index`; workspace -> `offset` bytes.
+    """
+
+    output: int
+    kind: str
+    index: int = -1
+    offset: E.Expr = 0
+    nbytes: E.Expr = 0
+
+    def to_json(self) -> dict:
+        j: dict = {"output": self.output, "kind": self.kind, "nbytes": E.to_json(self.nbytes)}
+        if self.kind == "workspace":
+            j["offset"] = E.to_json(self.offset)
+        else:
+            j["index"] = self.index
+        return j
+
+
+@dataclass(frozen=True)
 class LaunchPlan:
     kernels: tuple[Kernel, ...]
     buffers: tuple[Buffer, ...] = ()
     constants: tuple[Constant, ...] = ()
     workspace: E.Expr = 0
+    copies: tuple[Copy, ...] = ()  # after the kernels
 
     def to_json(self) -> dict:
-        return {
+        j = {
             "kernels": [k.to_json() for k in self.kernels],
             "buffers": [b.to_json() for b in self.buffers],
             "constants": [c.to_json() for c in self.constants],
             "workspace": E.to_json(self.workspace),
         }
+        if self.copies:  # absent when there are none: plans of earlier versions read the same
+            j["copies"] = [c.to_json() for c in self.copies]
+        return j
 
     @classmethod
     def from_json(cls, j: dict, dim_names: Sequence[str], constant_data: Callable[[int], bytes]) -> "LaunchPlan":
@@ -121,7 +150,9 @@ class LaunchPlan:
             if hashlib.sha256(data).hexdigest() != c["sha256"]:
                 raise ValueError(f"constant {i} ({c['name']}) does not match its recorded sha256")
             constants.append(Constant(c["name"], c["dtype"], tuple(c["shape"]), data))
-        return cls(kernels, buffers, tuple(constants), ex(j["workspace"]))
+        copies = tuple(Copy(c["output"], c["kind"], c.get("index", -1), ex(c.get("offset", 0)), ex(c["nbytes"]))
+                       for c in j.get("copies", ()))
+        return cls(kernels, buffers, tuple(constants), ex(j["workspace"]), copies)
 
     def describe(self, dim_names: Sequence[str]) -> list[str]:
         """One line per kernel launch, for `tpat plan` and logs."""
@@ -130,4 +161,7 @@ class LaunchPlan:
             grid = ", ".join(E.to_str(g) for g in k.grid)
             block = ", ".join(E.to_str(b) for b in k.block)
             lines.append(f"{k.name}<<<({grid}), ({block}), {E.to_str(k.dyn_smem)}>>>")
+        for c in self.copies:
+            source = f"workspace+{E.to_str(c.offset)}" if c.kind == "workspace" else f"{c.kind} {c.index}"
+            lines.append(f"copy {E.to_str(c.nbytes)} bytes of {source} into output {c.output}")
         return lines

@@ -25,36 +25,58 @@ def describe_node(subgraph: onnx.ModelProto) -> str:
     return ", ".join(f"'{n.name}' ({n.op_type})" for n in nodes) if nodes else "(empty subgraph)"
 
 
-def first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith(("Traceback", "  File", "    "))]
-    return (lines[-1] if lines else type(exc).__name__)[:500]
-
-
 def import_onnx(subgraph: onnx.ModelProto, sig: Signature, what: str):
-    """Run the relax ONNX frontend; fix output dtypes TVM gets wrong (OneHot returns float64 for float32)."""
+    """Run the relax ONNX frontend on the subgraph with static Shape/Size folded into constants (a relax shape
+    value is no tensor a plugin can output); fix output dtypes TVM gets wrong (OneHot returns float64 for
+    float32)."""
     from tvm.relax.frontend.onnx import from_onnx
 
+    from ..graph.static_values import fold_static_shapes
+    from ..legalize.registry import tpat_converters
+    from .tvm_errors import describe, raised_by_tpat
+
+    subgraph = fold_static_shapes(subgraph)
     try:
-        mod = from_onnx(subgraph, keep_params_in_input=False)
+        with tpat_converters():
+            mod = from_onnx(subgraph, keep_params_in_input=False, shape_dict=_empty_inputs(subgraph))
     except Exception as exc:
+        if raised_by_tpat(exc):
+            raise
         raise LoweringError(
-            f"TVM's ONNX frontend cannot import node {what}: {first_line(exc)}",
+            f"TVM's ONNX frontend cannot import node {what}: {describe(exc)}",
             hint="the op or one of its attributes is not implemented in tvm.relax.frontend.onnx; "
             "leave this node to TensorRT",
         ) from exc
-    got = _output_dtypes(mod)
+    got = _output_dtypes(mod, what)
     want = [t.dtype.name for t in sig.outputs]
     if got != want:
-        mod = from_onnx(_with_output_casts(subgraph, got, want), keep_params_in_input=False)
-        if _output_dtypes(mod) != want:
+        with tpat_converters():
+            mod = from_onnx(_with_output_casts(subgraph, got, want), keep_params_in_input=False,
+                            shape_dict=_empty_inputs(subgraph))
+        if _output_dtypes(mod, what) != want:
             raise LoweringError(f"node {what}: TVM produces outputs of dtype {got}, the model declares {want}")
     return mod
 
 
-def _output_dtypes(mod) -> list[str]:
+def _empty_inputs(subgraph: onnx.ModelProto) -> dict[str, list[int]]:
+    """The static shapes of inputs with a zero-size axis: TVM's frontend reads a 0 as "unknown" and makes it a
+    symbolic var, which no declared dim binds."""
+    shapes = {}
+    for vi in subgraph.graph.input:
+        dims = vi.type.tensor_type.shape.dim
+        if dims and all(d.HasField("dim_value") for d in dims) and any(d.dim_value == 0 for d in dims):
+            shapes[vi.name] = [int(d.dim_value) for d in dims]
+    return shapes
+
+
+def _output_dtypes(mod, what: str) -> list[str]:
     ret = mod["main"].ret_ty
     fields = getattr(ret, "fields", None) or [ret]
+    for i, f in enumerate(fields):
+        if not hasattr(f, "dtype"):
+            raise LoweringError(f"node {what}: output {i} is a {type(f).__name__} in TVM, not a tensor (a shape "
+                                "that depends on dynamic dims)",
+                                hint="a plugin outputs tensors; leave shape computations to TensorRT")
     return [str(f.dtype) for f in fields]
 
 

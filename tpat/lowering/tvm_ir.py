@@ -23,8 +23,9 @@ def field_names(obj) -> list[str]:
     return names
 
 
-def walk(obj) -> Iterator[object]:
-    """Pre-order walk over an IR tree in field order, i.e. program order for statement sequences."""
+def walk(obj, descend: Callable[[object], bool] | None = None) -> Iterator[object]:
+    """Pre-order walk over an IR tree in field order, i.e. program order for statement sequences. `descend(node)`
+    False: the node is yielded but not entered (its caller walks it itself, e.g. once per loop iteration)."""
     seen: set[int] = set()
     stack = [obj]
     while stack:
@@ -39,6 +40,8 @@ def walk(obj) -> Iterator[object]:
             continue
         seen.add(handle)
         yield o
+        if descend is not None and not descend(o):
+            continue
         children = []
         for name in field_names(o):
             if name == "span":
@@ -80,7 +83,18 @@ def to_expr(e, resolve: Callable[[object], E.Expr | None]) -> E.Expr:
         return E.op(_BINOPS[kind], to_expr(e.a, resolve), to_expr(e.b, resolve))
     if kind in ("Div", "Mod"):  # truncating division: equal to floor division for the non-negative sizes here
         return E.op("floordiv" if kind == "Div" else "floormod", to_expr(e.a, resolve), to_expr(e.b, resolve))
+    if kind in _NUMBERS_ONLY:
+        # only between numbers (a host loop's trip count at static shapes): shape expressions have no such ops
+        a, b = to_expr(e.a, resolve), to_expr(e.b, resolve)
+        if not (isinstance(a, int) and isinstance(b, int)):
+            raise UnsupportedExpr(f"{kind} of dynamic values: {e}")
+        return int(_NUMBERS_ONLY[kind](a, b))
     raise UnsupportedExpr(f"{kind}: {e}")
+
+
+_NUMBERS_ONLY = {"LT": lambda a, b: a < b, "LE": lambda a, b: a <= b, "GT": lambda a, b: a > b,
+                 "GE": lambda a, b: a >= b, "EQ": lambda a, b: a == b, "NE": lambda a, b: a != b,
+                 "RShift": lambda a, b: a >> b, "LShift": lambda a, b: a << b}
 
 
 def resolver(env: Mapping[int, E.Expr]) -> Callable[[object], E.Expr | None]:

@@ -51,15 +51,27 @@ def default_schedules(dim_max: dict[str, int] | None = None):
 
     rules = [dl.gpu.Matmul(), RowReduce(dim_max), dl.gpu.GEMV(), dl.gpu.Reduction(), ShortRowReduction(dim_max),
              dl.gpu.GeneralReduction(), VectorizedElementwise(dim_max), dl.gpu.Fallback()]
-    return dl.ApplyDefaultSchedule(*(_logged(rule) for rule in rules))
+    return dl.ApplyDefaultSchedule(*(_logged(rule, declines=type(rule).__module__.startswith("tvm."))
+                                     for rule in rules))
 
 
-def _logged(rule):
-    """`rule`, logging (debug) the functions it schedules: the first rule that returns a schedule wins."""
+def _logged(rule, declines: bool = False):
+    """`rule`, logging (debug) the functions it schedules: the first rule that returns a schedule wins.
+
+    `declines`: an exception in the rule means it does not apply (dlight's rules assert on shapes they do not
+    handle, e.g. Reduction on RoiAlign's loops, instead of returning None): the next rule is tried. Each rule
+    schedules a fresh copy of the function, so a rule that gave up leaves nothing behind. tpat's own rules keep
+    their exceptions: there one is a bug."""
     from tvm.s_tir import dlight as dl
 
     def apply(func, target, tunable):
-        space = rule.apply(func, target, tunable)
+        try:
+            space = rule.apply(func, target, tunable)
+        except Exception as exc:  # noqa: BLE001 - see `declines`
+            if not declines:
+                raise
+            log.debug("schedule rule %s declined (%s: %s)", type(rule).__name__, type(exc).__name__, exc)
+            return None
         if space is not None and log.isEnabledFor(logging.DEBUG):
             out = func.params[-1] if func.params else None  # destination passing: the output comes last
             shape = list(getattr(getattr(out, "ty", None), "shape", []) or [])

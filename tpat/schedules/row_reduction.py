@@ -78,6 +78,8 @@ class ShortRowReduction(GPUScheduleRule):
                 or not equal_products(row_extents, [sch.get(loop).extent for loop in last_loops[leading:]])):
             return None  # unbounded or long rows, or an output not laid out as rows of the reduced axes
         extents = [sch.get(loop).extent for loop in last_loops]
+        if any(not _same_extents([it.dom for it in info.iters], extents) for info in infos[:-1]):
+            return None  # the output's axes in another order (LogSoftmax over axis 1 of 5: (3,5,6,6,5) vs (3,6,6,5,5))
         rows = static_product(extents[:leading])
         itemsize = BY_NAME[str(sch.get(last.block_rv).writes[0].source.dtype)].itemsize
         lanes, vec = _row_layout(row_length, itemsize, static_factor(row_extents))
@@ -163,6 +165,14 @@ class ShortRowReduction(GPUScheduleRule):
     def _unroll(sch: s_tir.Schedule, loop) -> None:
         sch.annotate(loop, ann_key="pragma_auto_unroll_max_step", ann_val=UNROLL)
         sch.annotate(loop, ann_key="pragma_unroll_explicit", ann_val=1)
+
+
+def _same_extents(a, b) -> bool:
+    """Equal extents, whatever their integer types (a reduction block's int64 domain against int32 loops)."""
+    from tvm import sym
+
+    analyzer = sym.Analyzer()
+    return len(a) == len(b) and all(analyzer.can_prove_equal(x, y) for x, y in zip(a, b))
 
 
 def _row_layout(row_length: int, itemsize: int, row_multiple: int | None = None) -> tuple[int, int]:

@@ -69,6 +69,7 @@ def context(plugin: str, lowered: Lowered, arch_list: list[str], tvm_version: st
     c_identifier(plugin)  # plugin names are sanitised at selection; a bug if not (it names C++ namespaces)
     sig: Signature = lowered.signature
     plan = lowered.launch_plan.to_json()
+    plan.setdefault("copies", [])
     tag = "" if variant is None else f"_v{variant}"
     prefix = f"tpat_{plugin}_{tag}_"
     cuda_source = prefix_kernels(lowered.cuda_source, [k["name"] for k in plan["kernels"]], prefix)

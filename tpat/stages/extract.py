@@ -23,6 +23,7 @@ from ..ir.dtypes import dtype_from_onnx
 from ..ir.signature import DimSpec, Signature, TensorSig
 from ..names import identifier
 from ..graph.dtype_policy import convert as convert_dtypes
+from ..graph.folding import fold
 from ..graph.model_index import ConstantInfo, ModelIndex, with_shape_constants
 from ..graph.selection import Target
 
@@ -103,10 +104,12 @@ def extract(model: ModelIndex | onnx.ModelProto, target: Target, dynamic: Mappin
 
     def external(tensor):
         const = _constant(index, tensor)
+        if const is None:  # computed from constants and static shapes only (a Reshape's shape): a constant too
+            const = fold(index, tensor.name)
         if const is not None and const.nbytes <= EMBED_LIMIT_BYTES and tensor.name not in as_inputs:
             folded.append(tensor.name)
             value = index.constant_array(tensor.name) if isinstance(const, ConstantInfo) else const
-            return gs.Constant(f"c{len(folded) - 1}", np.array(value, order="C"))
+            return _folded(f"c{len(folded) - 1}", np.array(value, order="C"))
         if isinstance(const, ConstantInfo):  # large: a plugin input; its bytes are never read
             elem, dims = const.elem, const.dims
         elif const is not None:
@@ -137,6 +140,9 @@ def extract(model: ModelIndex | onnx.ModelProto, target: Target, dynamic: Mappin
                 node_inputs.append(tensors[tensor.name])
         node_outputs = []
         for tensor in node.outputs:
+            if tensor.name == "":  # an optional output the model omits: omitted in the plugin too
+                node_outputs.append(gs.Variable.empty())
+                continue
             if tensor.name in boundary:
                 known = shapes.get(tensor.name)
                 elem = known[0] if known else (tensor.dtype and
@@ -160,6 +166,7 @@ def extract(model: ModelIndex | onnx.ModelProto, target: Target, dynamic: Mappin
     proto.producer_name, proto.producer_version = "tpat", ""
     proto.ir_version = index.model.ir_version
     conversion = convert_dtypes(proto, dtype_policy, where)
+    _refuse_untyped(conversion.model, plugin_inputs, [n for n, _ in outputs], where, dtype_policy)
     sig = _signature(conversion.model, dim_names, dynamic, where)
     converted = conversion.model is not proto
     return Extracted(target, conversion.model, sig, tuple(plugin_inputs), tuple(n for n, _ in outputs),
@@ -167,12 +174,28 @@ def extract(model: ModelIndex | onnx.ModelProto, target: Target, dynamic: Mappin
                      conversion.inputs, conversion.outputs)
 
 
+_PACKED = {onnx.TensorProto.INT4, onnx.TensorProto.UINT4, onnx.TensorProto.FLOAT4E2M1}
+_PACKED |= {getattr(onnx.TensorProto, n) for n in ("INT2", "UINT2") if hasattr(onnx.TensorProto, n)}
+
+
+def _folded(name: str, value: np.ndarray) -> gs.Constant:
+    """A folded constant. Sub-byte types (int4, float4...) go through onnx's own packing: graphsurgeon would write
+    one byte per element and produce a tensor onnx refuses (a QuantizeLinear's int4 zero point)."""
+    elem = onnx.helper.np_dtype_to_tensor_dtype(value.dtype)
+    if elem in _PACKED:
+        from onnx import numpy_helper
+        from onnx_graphsurgeon.ir.tensor import LazyValues
+
+        return gs.Constant(name, LazyValues(numpy_helper.from_array(value, name)))
+    return gs.Constant(name, value)
+
+
 def _boundary_outputs(index: ModelIndex, target: Target) -> list[str]:
     """Tensors the plugin must produce: all outputs of a single node (as the node had them); for a fused group,
     those used outside it or returned by the graph."""
     nodes = [index.model.graph.node[i] for i in target.indices]
     if len(nodes) == 1:
-        return list(nodes[0].output)
+        return [t for t in nodes[0].output if t]  # '' is an optional output the model omits
     inside = set(target.indices)
     names = [t for n in nodes for t in n.output if index.used_outside(t, inside)]
     if not names:
@@ -211,10 +234,6 @@ class _DimNames:
 
 
 def _variable(name, elem, dims, dim_names: _DimNames, where, model_name, allow_unknown=False):
-    if dtype_from_onnx(elem) is None:
-        tname = onnx.TensorProto.DataType.Name(elem)
-        raise ModelError(f"{where}: tensor {model_name!r} has dtype {tname}, which a TensorRT plugin cannot carry",
-                         hint="TensorRT plugins take float32/16, bfloat16, int8/32/64, uint8 and bool tensors")
     shape = None
     if dims is not None:
         shape = []
@@ -238,6 +257,32 @@ def _variable(name, elem, dims, dim_names: _DimNames, where, model_name, allow_u
                     )
                 shape.append(dim)
     return gs.Variable(name, dtype=onnx.helper.tensor_dtype_to_np_dtype(elem), shape=shape)
+
+
+def _refuse_untyped(proto: onnx.ModelProto, inputs: list[str], outputs: list[str], where: str, policy: str) -> None:
+    """The plugin's tensors (after the dtype policy) must have a TensorRT type: name the first that has none and
+    the way out (double: compute in float32 between Casts; other types: none in TensorRT)."""
+    boundary = [(vi, name) for vi, name in zip(proto.graph.input, inputs)]
+    boundary += [(vi, name) for vi, name in zip(proto.graph.output, outputs)]
+    for vi, name in boundary:
+        elem = vi.type.tensor_type.elem_type
+        if dtype_from_onnx(elem) is not None:
+            continue
+        tname = onnx.TensorProto.DataType.Name(elem)
+        if elem == onnx.TensorProto.DOUBLE and policy != "keep":  # not the node's data type (a Cast's input)
+            hint = (f"`dtype: {policy}` converts the node's data tensors only; TensorRT cannot carry a double "
+                    "tensor at all: cast it to float in the model")
+        elif elem == onnx.TensorProto.DOUBLE:
+            hint = ("compute it in float32 between Casts: `dtype: fp32` in the spec, --dtype fp32 (onnx2plugin), "
+                    "dtype='fp32' (Python API)")
+        elif tname.startswith(("FLOAT8", "FLOAT4", "INT4", "UINT4", "INT2", "UINT2")):
+            hint = ("tpat's plugins take float32/16, bfloat16, int8/32/64, uint8 and bool tensors; leave this node to "
+                    "TensorRT (its own quantization layers handle fp8, fp4 and int4)")
+        else:
+            hint = (f"TensorRT has no {tname.lower()} tensors (it takes float32/16, bfloat16, int8/32/64, uint8 and "
+                    "bool), so no engine can carry this tensor: cast it in the model or leave the node out")
+        raise ModelError(f"{where}: tensor {name!r} has dtype {tname}, which a TensorRT plugin cannot carry",
+                         hint=hint)
 
 
 def _signature(proto: onnx.ModelProto, dim_names: _DimNames, dynamic, where: str) -> Signature:

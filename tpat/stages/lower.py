@@ -22,7 +22,7 @@ from ..errors import LoweringError
 from ..ir import expr as E
 from ..ir.launch_plan import LaunchPlan
 from ..ir.signature import Signature
-from ..lowering.frontend import bind_dims, describe_node, first_line, fused, import_onnx, target_for
+from ..lowering.frontend import bind_dims, describe_node, fused, import_onnx, target_for
 from ..lowering.lowered import Lowered, read_lowered, write_lowered
 from ..lowering.records import bucket_of, dropped_kernels
 
@@ -75,12 +75,17 @@ def lower(subgraph: onnx.ModelProto, sig: Signature, arch: str = "sm_90", databa
         launches = _capture_host_device(planned, target)
         plan = _plan(planned, launches, sig, what)  # before codegen: explains unsupported programs best
         sig = _complete_outputs(mod, sig, what)
-        cuda_source = _cuda_source(scheduled, target, what)
+        # No kernel: every output is an input, a view of one or a constant, which the launcher copies
+        cuda_source = _cuda_source(scheduled, target, what) if plan.kernels else ""
     except LoweringError:
         raise
-    except Exception as exc:  # TVM raises its own error types; the first line names the failing pass or op
+    except Exception as exc:  # TVM raises its own error types; tvm_errors says which check or pass failed
+        from ..lowering.tvm_errors import describe, raised_by_tpat
+
+        if raised_by_tpat(exc):  # not TVM's limitation: a bug in tpat (exit 70, traceback with -v)
+            raise
         raise LoweringError(
-            f"TVM could not lower node {what}: {first_line(exc)}",
+            f"TVM could not lower node {what}: {describe(exc)}",
             hint="this op/attribute combination is not supported by apache-tvm "
             f"{tvm.__version__}; leave the node to TensorRT or report it with the model attached",
         ) from exc
@@ -164,12 +169,22 @@ def _capture_host_device(planned, target):
 
 
 def _cuda_source(scheduled, target, what: str) -> str:
+    """TVM's CUDA for exactly the scheduled module the plan was read from: tvm.compile's default pipeline would
+    legalize and fuse it again (ReduceL2's sum and sqrt became one kernel the plan did not launch)."""
     import tvm
+    from tvm.relax.backend.cuda import pipeline as cuda_pipeline
 
     from ..lowering.cuda_helpers import install
 
     install()  # tpat's CUDA helpers (atomics) in front of the kernels that call them
-    executable = tvm.compile(scheduled, target=target)
+
+    @tvm.transform.module_pass(opt_level=0)
+    def lower_only(mod, _ctx):
+        with target:
+            return tvm.transform.Sequential(list(cuda_pipeline.dataflow_lower_passes(target))
+                                            + list(cuda_pipeline.finalize_passes(target)))(mod)
+
+    executable = tvm.compile(scheduled, target=target, relax_pipeline=lower_only)
     stack, seen = [executable.mod], set()
     while stack:
         m = stack.pop()

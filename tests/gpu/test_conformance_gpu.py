@@ -1,0 +1,72 @@
+"""The conformance cases fixed for issue 18, run on the GPU against the outputs ONNX's suite expects.
+
+Needs a bundle built on a machine with TVM (no TVM on the GPU machine):
+
+    PYTHONPATH=. python3 -m tpat.cli conformance --kernels-only --bundle .device/conformance      # CPU machine
+    TPAT_CONFORMANCE_BUNDLE=.device/conformance PYTHONPATH=. python3 -m pytest -q -m gpu \
+        tests/gpu/test_conformance_gpu.py
+
+(the whole census on the GPU: `tpat conformance --gpu --bundle .device/conformance`). Without the variable the
+cases are built here, which needs TVM.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.gpu
+ENV = "TPAT_CONFORMANCE_BUNDLE"
+FIXED = [
+    "test_identity", "test_constant", "test_size", "test_shape", "test_shape_start_1_end_negative_1",
+    "test_constantofshape_float_ones", "test_split_equal_parts_1d_opset13", "test_split_variable_parts_2d_opset18",
+    "test_top_k", "test_top_k_smallest", "test_roialign_aligned_false", "test_cumsum_1d", "test_cumsum_2d_axis_1",
+    "test_einsum_batch_matmul", "test_reduce_log_sum_exp_keepdims_random",
+    "test_celu", "test_celu_float16", "test_swish", "test_onehot_with_axis", "test_onehot_negative_indices",
+    "test_pow_types_int32_int32", "test_pow_types_float32_int64", "test_mod_mixed_sign_float16",
+    "test_reduce_max_bool_inputs", "test_eyelike_populate_off_main_diagonal", "test_layer_normalization_2d_axis0",
+    "test_rms_normalization_2d_axis0", "test_l2normalization_axis_0", "test_l1normalization_axis_1",
+    "test_nllloss_NCd1d2d3d4d5_mean_weight", "test_sce_NCd1d2d3_none_no_weight_negative_ii_log_prob",
+    "test_sce_mean_weight_ii_4d_log_prob", "test_instancenorm_example", "test_mean_one_input",
+    "test_reduce_sum_empty_set", "test_tril_zero", "test_castlike_FLOAT_to_FLOAT16",
+    "test_reduce_l2_do_not_keepdims_example", "test_argmax_default_axis_random_select_last_index",
+    "test_lstm_with_peepholes", "test_lstm_batchwise", "test_gru_seq_length", "test_gru_bidirectional",
+    "test_simple_rnn_reverse", "test_attention_4d", "test_attention_3d_gqa_with_past_and_present",
+    "test_attention_4d_causal_fp16", "test_attention_4d_with_qk_matmul_softmax", "test_attention_3d_causal_bf16",
+    "test_attention_4d_causal_nonpad_batch_prefill", "test_attention_4d_diff_heads_mask4d_padded_kv",
+    "test_rotary_embedding_interleaved", "test_rotary_embedding_3d_input", "test_hannwindow_symmetric",
+    "test_blackmanwindow", "test_melweightmatrix", "test_reversesequence_batch", "test_center_crop_pad_crop_and_pad",
+    "test_cumsum_1d_int32_exclusive", "test_cumsum_1d_reverse_exclusive", "test_cumsum_2d_axis_0",
+    "test_cumprod_2d_axis_0", "test_cumprod_1d_reverse_exclusive", "test_qlinearmatmul_3D_uint8_float16",
+    "test_qlinearmatmul_2D_int8_float32",
+]
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory) -> Path:
+    if os.environ.get(ENV):
+        return Path(os.environ[ENV]).resolve()
+    if importlib.util.find_spec("tvm") is None:
+        pytest.skip(f"no TVM here and {ENV} unset: build the bundle on a machine with TVM")
+    from tpat.cache.location import default_cache_dir
+    from tpat.conformance.cases import load_cases
+    from tpat.conformance.runner import run_cases
+
+    root = tmp_path_factory.mktemp("conformance")
+    cases = [c for c in load_cases(default_cache_dir()) if c.name in FIXED]
+    run_cases(cases, root, default_cache_dir(), jobs=2, plugin_library=False)
+    return root
+
+
+@pytest.mark.parametrize("name", FIXED)
+def test_fixed_case_matches_onnx_expected_outputs(bundle, name):
+    from tpat.conformance.gpu_check import check_case
+
+    folder = bundle / name
+    if not (folder / "conformance.json").is_file():
+        pytest.fail(f"{name} is not in the bundle {bundle}: it did not convert there")
+    result = check_case(str(folder))
+    assert result.passed, f"{name}: {result.detail} (max abs err {result.max_abs_err:.3g})"
