@@ -1,6 +1,7 @@
 """Extract: cut one target node out of its model into a standalone ONNX model with symbolic dims.
 
-Shapes come from ONNX shape inference; onnxruntime runs only where inference cannot tell (see `shape_probe`).
+Shapes come from ONNX shape inference; onnxruntime's symbolic inference only names the dims it leaves unnamed
+(see `graph.symbolic_dims`).
 The declared dynamic dims (batch and any other) stay symbolic, named by C-safe dim names, so TVM generates one
 kernel for the whole range. Small constant inputs stay initializers of the subgraph: TVM folds them into the
 kernel or passes them as constants the plugin uploads once; large ones become plugin inputs, which TensorRT feeds
@@ -26,6 +27,7 @@ from ..graph.dtype_policy import convert as convert_dtypes
 from ..graph.folding import fold
 from ..graph.model_index import ConstantInfo, ModelIndex, with_shape_constants
 from ..graph.selection import Target
+from ..graph.symbolic_dims import name_unknown_dims
 
 if TYPE_CHECKING:  # the spec's range type: anything with min, opt and max will do
     from ..spec.model import DimRange
@@ -64,7 +66,8 @@ def mark_batch_dims(model: onnx.ModelProto, name: str = BATCH) -> onnx.ModelProt
 
 def prepare_model(model: onnx.ModelProto, dynamic: Mapping[str, DimRange],
                   base_dir: str | Path | None = None) -> onnx.ModelProto:
-    """A copy with the batch dim named (TPAT's 0/-1 convention) when it is declared dynamic, shapes inferred.
+    """A copy with the batch dim named (TPAT's 0/-1 convention) when it is declared dynamic, shapes inferred (an
+    unnamed dim that is a declared one in disguise named so: `graph.symbolic_dims`).
 
     A model with external data (`base_dir`: the folder of its file) gets its small 0-D/1-D external constants
     read in first: ONNX shape inference reads shapes, axes and scales from such constants but never from files."""
@@ -72,7 +75,7 @@ def prepare_model(model: onnx.ModelProto, dynamic: Mapping[str, DimRange],
         model = mark_batch_dims(model)
     if base_dir is not None:
         model = with_shape_constants(model, Path(base_dir), EMBED_LIMIT_BYTES)
-    return infer_shapes(model)
+    return name_unknown_dims(infer_shapes(model), dynamic)
 
 
 def infer_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
