@@ -14,6 +14,7 @@ unnamed. Without sympy, or when it fails on the model, the model stays as ONNX i
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Collection
 
 import onnx
@@ -37,10 +38,29 @@ def has_unknown_dims(model: onnx.ModelProto) -> bool:
     return any(d.dim_param.startswith(UNKNOWN_PREFIX) for vi in _value_infos(model) for d in (_dims(vi) or ()))
 
 
+def _symbolic_shape_inference():
+    """onnxruntime's module, loaded by file: the package `onnxruntime.tools` imports torch when it is installed
+    (2-3 s of every run), and this module needs only onnx, numpy and sympy."""
+    import importlib.util
+    import sys
+
+    name = "tpat_ort_symbolic_shape_infer"
+    if name not in sys.modules:
+        spec = importlib.util.find_spec("onnxruntime")
+        if spec is None or not spec.submodule_search_locations:
+            raise ImportError("onnxruntime is not installed")
+        path = Path(next(iter(spec.submodule_search_locations))) / "tools" / "symbolic_shape_infer.py"
+        module_spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(module_spec)
+        module_spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return sys.modules[name].SymbolicShapeInference
+
+
 def _symbolic_shapes(model: onnx.ModelProto) -> dict[str, list]:
     try:
-        from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
-    except ImportError as exc:  # sympy missing: ONNX's names stand
+        SymbolicShapeInference = _symbolic_shape_inference()
+    except (ImportError, OSError) as exc:  # sympy missing: ONNX's names stand
         log.info("symbolic shape inference unavailable (%s): unnamed dims stay unnamed", exc)
         return {}
     try:
