@@ -23,6 +23,12 @@ FILE_ENV, PYTHON_ENV = "TPAT_TESTS_FILE", "TPAT_TESTS_PYTHON"
 # whose third parameter is op_name, so the opset assignment fails before any onnx2plugin call
 BROKEN_IN_TPAT = {"test_lstm", "test_gru"}
 TF_TESTS = {"test_reducesum", "test_forward_one_hot", "test_logical", "test_scatternd"}
+# What does not convert yet, by op type, each refused with a message naming node, op and cause (a list that only
+# shrinks: a new refusal fails here, and so does a fixed one until it leaves the list)
+KNOWN_REFUSED = {
+    "RoiAlign": "launch value depends on runtime data",  # sampling_ratio=0: samples per bin from the ROI's size
+    "If": "unexpected relax binding",  # control flow: a plugin runs kernels, not branches
+}
 
 
 def _test_file() -> Path:
@@ -57,8 +63,12 @@ def test_every_tpat_call_converts_with_tpat_arguments(collected, tmp_path):
     results = convert_calls(out / "calls", tmp_path / "bundle", Path(os.environ["TPAT_CACHE_DIR"]), jobs=2,
                             plugin_library=False)
     assert len(results) == len(summary["calls"])
-    not_built = {r.case: (r.stage, (r.error or "").splitlines()[0][:300]) for r in results if r.status != "built"}
-    assert not not_built, f"{len(not_built)} of {len(results)} calls did not convert: {not_built}"
+    refused = {r.case: (r.op_type, (r.error or "").splitlines()[0][:300]) for r in results if r.status != "built"}
+    unexpected = {c: why for c, why in refused.items()
+                  if why[0] not in KNOWN_REFUSED or KNOWN_REFUSED[why[0]] not in why[1]}
+    assert not unexpected, f"{len(refused)} of {len(results)} calls did not convert: {unexpected}"
+    assert all(r.clear and not r.internal for r in results if r.status != "built")
+    assert {op for op, _ in refused.values()} == set(KNOWN_REFUSED), "a known refusal is fixed: drop it"
     for r in results:
         case = tmp_path / "bundle" / r.case
         assert (case / "conformance.json").is_file()

@@ -195,7 +195,7 @@ def collect(test_file: Path, out: Path, only: list[str] | None = None) -> dict:
             except BaseException as exc:  # noqa: BLE001 - TPAT's code may even exit(); each test gets a verdict
                 if isinstance(exc, KeyboardInterrupt):
                     raise
-                entry.update(status="failed", error=f"{type(exc).__name__}: {exc}",
+                entry.update(status="failed", error=f"{type(exc).__name__}: {exc}"[:500],
                              traceback=traceback.format_exc(limit=-3))
             entry["calls"] = [p.name for p in recorder.calls[before:]]
             recorder.tests.append(entry)
