@@ -50,6 +50,7 @@ def onnx2plugin(
     cache_dir: str | Path | None = None,
     dtype: str = "keep",
     trials: int = 0,
+    kernels_only: bool = False,
 ) -> ConvertResult:
     """Turn the selected nodes into TensorRT plugins and write the model that uses them.
 
@@ -62,6 +63,7 @@ def onnx2plugin(
     present), always, never.
     `dtype`: the precision plugins compute in: keep (the model's), fp32, fp16 or bf16 (Casts are added around them).
     `trials`: meta_schedule trials per plugin (needs a GPU, or tuning records beside the outputs); 0 = untuned.
+    `kernels_only`: build only the kernels libraries, not the TensorRT plugin libraries (a check of the kernels).
 
     Example::
 
@@ -91,7 +93,7 @@ def onnx2plugin(
     resolved = _resolved(source, output, node_names, node_types, plugin_name_dict, dynamic, arch, checks, cache_dir,
                          dtype, trials)
     plugin_dir = Path(plugin_dir).resolve() if plugin_dir else output.parent / "trt_plugin"
-    plan, headers = make_plan(resolved, plugin_dir=plugin_dir, jobs=1)
+    plan, headers = make_plan(resolved, plugin_dir=plugin_dir, jobs=1, kernels_only=kernels_only)
     if validate == "always" and not plan.gpu:
         raise TpatError("validate='always' but no GPU answers here", hint="use validate='auto' or run on a GPU")
     (mp,) = plan.models

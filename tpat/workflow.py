@@ -65,19 +65,21 @@ def gpu_fingerprint() -> str | None:
     return device_fingerprint()
 
 
-def make_plan(resolved, plugin_dir: Path | None = None, jobs: int | None = None, check_trt: bool = False):
+def make_plan(resolved, plugin_dir: Path | None = None, jobs: int | None = None, check_trt: bool = False,
+              kernels_only: bool = False):
     """(plan, TensorRT headers or None) for a resolved spec. Without headers no TensorRT plugin can be built: the
-    plan carries a warning saying so (shown by apply, plan and onnx2plugin) and it is logged now, before any work."""
+    plan carries a warning saying so (shown by apply, plan and onnx2plugin) and it is logged now, before any work.
+    `kernels_only`: plan as without headers, on purpose and without the warning (a check of the kernels alone)."""
     from .planner import build_task_graph
     from .trt.headers import missing_headers_warning, search_headers
 
-    search = search_headers()
-    headers = search.found
+    search = None if kernels_only else search_headers()
+    headers = search.found if search else None
     wants_gpu = any(m.validate or m.trials or any(m.per_op_trials.values()) for m in resolved.models)
     gpu = gpu_fingerprint() if wants_gpu else None
     plugin_dir = plugin_dir or resolved.output_dir / "trt_plugin"
     plan = build_task_graph(resolved, plugin_dir, headers.version_str if headers else None, gpu, jobs, check_trt)
-    if headers is None:
+    if headers is None and search is not None:
         plan.warnings.append(missing_headers_warning(search))
         log.warning(plan.warnings[-1])
     return plan, headers

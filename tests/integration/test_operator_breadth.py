@@ -182,3 +182,22 @@ def test_gather_elements_under_a_dynamic_batch(tmp_path):
                               dynamic_bs=True, min_bs=1, opt_bs=16, max_bs=64, validate="never")
     (plugin,) = result.plugins
     assert [d.name for d in plugin.signature.dims] == ["batch"]
+
+
+@pytest.mark.parametrize("axes, shape", [((0, 1), [3, 10, 5]), (None, [3, 8, 5]), ((2, -3), [2, 10, 4])])
+def test_slice_of_opset_1_reads_starts_ends_and_axes_from_attributes(axes, shape, tmp_path):
+    """TPAT's own test_slice converts an opset-1 Slice (starts, ends, axes are attributes until opset 10): TVM's
+    frontend read them as inputs only ("Cannot cast NoneType to list of Expr")."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    starts, ends = ((0, 0), (3, 10)) if axes == (0, 1) else ((0, 2), (3, 10)) if axes is None else ((1, 0), (5, 2))
+    attrs = {"starts": starts, "ends": ends, **({"axes": axes} if axes else {})}
+    node = helper.make_node("Slice", ["in"], ["out"], name="slice_0", **attrs)
+    graph = helper.make_graph([node], "slice_test", [helper.make_tensor_value_info("in", TensorProto.FLOAT, [20, 10, 5])],
+                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, shape)])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 1)]), str(tmp_path / "m.onnx"))
+    result = tpat.onnx2plugin(tmp_path / "m.onnx", tmp_path / "out.onnx", node_names=["slice_0"], validate="never",
+                              kernels_only=True)
+    (plugin,) = result.plugins
+    assert [list(t.concrete_shape([])) for t in plugin.signature.outputs] == [shape]

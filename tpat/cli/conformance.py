@@ -35,6 +35,12 @@ def register(sub) -> None:
     p.add_argument("--timeout", type=float, default=600, help="seconds one case may take (default 600)")
     p.add_argument("--cache-dir", type=Path, default=None,
                    help="task cache and generated cases (default: $TPAT_CACHE_DIR or ~/.cache/tpat)")
+    p.add_argument("--tpat-tests", type=Path, default=None, metavar="TEST_TPAT_PY",
+                   help="instead of ONNX's suite: every onnx2plugin call of Tencent/TPAT's tests/test_tpat.py "
+                   "(fetched; its TensorRT step replaced by this check)")
+    p.add_argument("--tpat-python", default=None, metavar="PYTHON",
+                   help="run TPAT's tests in this interpreter (one with TensorFlow 2 and tf2onnx, for its TF-built "
+                   "models; default: this one)")
     p.set_defaults(run=run)
 
 
@@ -60,6 +66,8 @@ def run(args) -> int:
 
 
 def _cpu(args) -> dict:
+    if args.tpat_tests is not None:
+        return _tpat_tests(args)
     from ..cache.location import default_cache_dir
     from ..conformance.cases import load_cases, select
     from ..conformance.runner import run_cases
@@ -80,6 +88,40 @@ def _cpu(args) -> dict:
               "cases": [r.to_json() for r in results]}
     _write(args.bundle / "report.json", json.dumps(report, indent=1, sort_keys=True) + "\n")
     return report
+
+
+def _tpat_tests(args) -> dict:
+    """TPAT's own tests: their calls recorded (bundle/_calls), converted with TPAT's arguments, bundled."""
+    from ..cache.location import default_cache_dir
+    from ..conformance.tpat_upstream import collect_calls, convert_calls, write_report
+    from ..errors import TpatError
+
+    if not args.tpat_tests.is_file():
+        raise TpatError(f"no TPAT test file at {str(args.tpat_tests)!r}",
+                        hint="fetch github.com/Tencent/TPAT and give its tests/test_tpat.py")
+    cache = (args.cache_dir or default_cache_dir()).resolve()
+    start = time.perf_counter()
+    collected = collect_calls(args.tpat_tests, args.bundle / "_calls", args.tpat_python)
+    failed = [t for t in collected["tests"] if t["status"] != "passed"]
+    print(f"{len(collected['calls'])} onnx2plugin calls recorded from {len(collected['tests'])} TPAT tests"
+          f"{'; failed in TPAT code: ' + ', '.join(t['test'] for t in failed) if failed else ''}", flush=True)
+    done = [0]
+
+    def progress(r):
+        done[0] += 1
+        note = "" if r.status == "built" else f" {r.stage}: {(r.error or '').splitlines()[0][:140]}"
+        print(f"[{done[0]}/{len(collected['calls'])}] {r.status:7} {r.case}{note}", flush=True)
+
+    results = convert_calls(args.bundle / "_calls" / "calls", args.bundle, cache, jobs=args.jobs,
+                            arch=tuple(args.arch), plugin_library=not args.kernels_only, timeout_s=args.timeout,
+                            progress=progress)
+    import shutil
+
+    shutil.rmtree(args.bundle / "_calls", ignore_errors=True)  # each case carries what it needs; the report, the rest
+    shutil.rmtree(args.bundle / "_work", ignore_errors=True)
+    meta = {**_versions(), "mode": "cpu", "arch": list(args.arch), "command": _command(),
+            "seconds": round(time.perf_counter() - start, 1), "kernels_only": args.kernels_only}
+    return write_report(args.bundle, results, collected, meta)
 
 
 def _gpu(args) -> dict:

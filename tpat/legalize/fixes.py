@@ -7,7 +7,8 @@ model it converted before converts to the same relax program (the same kernels):
 - Pow of mixed or integer types (ONNX: the result has X's type; TVM's power takes one float type);
 - Mod of float16/bfloat16 (TVM's fmod exists for 32 and 64 bits only): computed in float32;
 - ReduceMax/ReduceMin of bool (TVM has no min/max value for bool): as uint8;
-- EyeLike with an output dtype other than its input's (the `dtype` attribute).
+- EyeLike with an output dtype other than its input's (the `dtype` attribute);
+- Slice of opsets 1-9 (starts, ends, axes as attributes; the stock one reads them as inputs only).
 """
 
 from __future__ import annotations
@@ -95,5 +96,18 @@ class EyeLike(OnnxOpConverter):
         return relax.op.eye_like(inputs[0], attr.get("k", 0), out)
 
 
+class Slice(stock.Slice):
+    @classmethod
+    def _impl_v1(cls, bb, inputs, attr, params):
+        """Attributes made the constant inputs opset 10 took them as (axes default to the first len(starts))."""
+        const = [relax.const(np.asarray(attr[k], np.int64)) if k in attr else None for k in ("starts", "ends", "axes")]
+        return super()._impl_v13(bb, [inputs[0], *const, None], attr, params)
+
+    @classmethod
+    def _impl_v10(cls, bb, inputs, attr, params):
+        return super()._impl_v13(bb, inputs, attr, params)
+
+
 CONVERTERS = {"OneHot": OneHot, "Pow": Pow, "Mod": Mod, "ReduceMax": _bool_as_uint8(stock.ReduceMax),
-              "ReduceMin": _bool_as_uint8(stock.ReduceMin), "EyeLike": EyeLike}
+              "ReduceMin": _bool_as_uint8(stock.ReduceMin), "EyeLike": EyeLike,
+              "Slice": Slice}
