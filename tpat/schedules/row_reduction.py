@@ -105,7 +105,7 @@ class ShortRowReduction(GPUScheduleRule):
 
         row_loop, elems = sch.get_loops(last.block_rv)
         bx, ty = sch.split(row_loop, [None, ty_len])
-        tx, r_loop = self._split_row(sch, elems, lanes, vec)
+        tx, r_loop = self._split_row(sch, elems, lanes, vec, row_length)
         sch.reorder(bx, ty, tx, r_loop)
         sch.bind(bx, "blockIdx.x")
         sch.bind(ty, "threadIdx.y")
@@ -122,7 +122,7 @@ class ShortRowReduction(GPUScheduleRule):
             sch.compute_at(block, bx, preserve_unit_loops=True)
             _, row, elems = sch.get_loops(block)
             sch.bind(row, "threadIdx.y")
-            tx, r_loop = self._split_row(sch, elems, lanes, vec)
+            tx, r_loop = self._split_row(sch, elems, lanes, vec, row_length)
             sch.reorder(tx, r_loop)
             sch.bind(tx, "threadIdx.x")
             self._unroll(sch, r_loop)
@@ -132,9 +132,24 @@ class ShortRowReduction(GPUScheduleRule):
         return sch
 
     @staticmethod
-    def _split_row(sch: s_tir.Schedule, elems, lanes: int, vec: int):
+    def _split_row(sch: s_tir.Schedule, elems, lanes: int, vec: int, row_max: int | None = None):
         """(lane loop, the lane's loop over its elements). Scalar: lane-interleaved (element r*lanes + lane), so a
-        warp's load is contiguous. Vectorised: (vector r, lane, element of the vector), each vector contiguous."""
+        warp's load is contiguous. Vectorised: (vector r, lane, element of the vector), each vector contiguous.
+
+        A row of symbolic length (`row_max`: its largest) gets a lane loop of the static extent that covers the
+        largest row, each step predicated on the row's end: `ceildiv(seq, 32)` steps cannot be unrolled, and a loop
+        that is not unrolled has one load in flight per lane (each step waits out the memory latency: the BERT
+        attention Softmax with a dynamic sequence ran 5x slower than its static twin); unrolled, the steps' loads
+        are independent and all in flight at once."""
+        from tvm.ir.prim.expr import IntImm
+
+        extent = sch.get(elems).extent
+        if row_max is not None and not isinstance(extent, IntImm):
+            # (ceildiv(seq, steps * lanes * vec): once at the largest row, steps, lanes[, vec])
+            steps = -(-row_max // (lanes * vec))
+            loops = sch.split(elems, [None, steps, lanes] + ([vec] if vec > 1 else []))
+            sch.reorder(loops[2], loops[0], loops[1], *loops[3:])
+            return loops[2], loops[1]
         if vec == 1:
             r_loop, tx = sch.split(elems, [None, lanes])
             return tx, r_loop
