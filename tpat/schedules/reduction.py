@@ -62,7 +62,7 @@ class RowReduce(GPUScheduleRule):
         if epilogue is not None and (not epilogue.is_injective() or epilogue.dom_kind() != "S" * leading):
             return None
         block = sch.get(red.block_rv)
-        if len(block.writes) != 1 or len(block.iter_vars) != len(kind):
+        if not _one_output_element(block) or len(block.iter_vars) != len(kind):
             return None
         layout = _layout(block, leading)
         extents = [iv.dom.extent for iv in block.iter_vars]
@@ -81,7 +81,8 @@ class RowReduce(GPUScheduleRule):
         if epilogue is not None:
             epi_extents = [iv.dom.extent for iv in sch.get(epilogue.block_rv).iter_vars]
             sch.transform_block_layout(epilogue.block_rv, fused_index_map(epi_extents, len(epi_extents)))
-            sch.set_scope(red.block_rv, buffer_index=0, storage_scope="local")  # the epilogue reads registers
+            for i in range(len(block.writes)):  # the epilogue reads registers (ArgMax: the index of the pair)
+                sch.set_scope(red.block_rv, buffer_index=i, storage_scope="local")
         if layout[0] == "inner":
             if row > LONG_ROW or (row > MAX_ROW and rows < MANY_ROWS):
                 return None
@@ -125,7 +126,8 @@ class RowReduce(GPUScheduleRule):
         if epilogue is not None:
             epi_extents = [iv.dom.extent for iv in sch.get(epilogue.block_rv).iter_vars]
             sch.transform_block_layout(epilogue.block_rv, fused_index_map(epi_extents, len(epi_extents)))
-            sch.set_scope(red.block_rv, buffer_index=0, storage_scope="local")
+            for i in range(len(sch.get(red.block_rv).writes)):
+                sch.set_scope(red.block_rv, buffer_index=i, storage_scope="local")
         out_loop, r_loop = sch.get_loops(red.block_rv)
         bx, tx = sch.split(out_loop, [None, THREADS])
         sch.bind(bx, "blockIdx.x")
@@ -178,6 +180,16 @@ def _layout(block, leading: int):
             and out_last.same_as(last) and kept[-1].same_as(last)):
         return "outer", main, False
     return None
+
+
+def _one_output_element(block) -> bool:
+    """The block writes one element per output position: one buffer, or the same position of several (ArgMax and
+    ArgMin reduce (index, value) pairs; the pair is one element of a tuple reduction)."""
+    if not block.writes:
+        return False
+    first = block.writes[0].region
+    return all(len(w.region) == len(first) and all(a.min.same_as(b.min) for a, b in zip(w.region, first))
+               for w in block.writes[1:])
 
 
 def _mentions(region, var) -> bool:
