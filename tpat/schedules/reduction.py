@@ -40,6 +40,9 @@ MAX_ROW = 1024
 COLUMN_LANES = 32  # outputs a block along the contiguous axis (outer layout)
 MAX_SPLIT = 16  # threadIdx.y sharing the reduced axis (outer layout)
 MIN_SHARE = 4  # reduced elements a thread walks at least (outer layout)
+FILL_THREADS = 1 << 19  # outer layout: threads (outputs x split, at the largest dims) that fill an H200 twice
+OUTER_THREADS = 256  # outer layout: threads a block
+OUTER_STEPS = 8  # outer layout, a reduced axis of symbolic length: steps unrolled per run
 SMALL_WINDOW = 32  # a reduced window this small and neither layout (pooling): a thread per output walks it
 
 
@@ -138,22 +141,34 @@ class RowReduce(GPUScheduleRule):
         return sch
 
     def _outer(self, sch, block, epilogue, extents, leading, row):
-        """Outputs along threadIdx.x (coalesced), the reduced axis split over threadIdx.y."""
+        """Outputs along threadIdx.x (coalesced), the reduced axis split over threadIdx.y only as far as the
+        outputs leave threads to fill the GPU (each split adds a shared-memory reduction tree with a barrier per
+        step), each thread's walk unrolled so that its loads are in flight together; a reduced axis of symbolic
+        length is walked in static runs of OUTER_STEPS, each step predicated."""
+        outputs = max_product(extents[:leading], self.dim_max) or 0
         split = 1
-        while split < MAX_SPLIT and row // (2 * split) >= MIN_SHARE:
+        while split < MAX_SPLIT and outputs * split < FILL_THREADS and row // (2 * split) >= MIN_SHARE:
             split *= 2
+        lanes = max(COLUMN_LANES, OUTER_THREADS // split)
         out_loop, r_loop = sch.get_loops(block)
-        bx, tx = sch.split(out_loop, [None, COLUMN_LANES])
-        if split > 1:
-            ty, r_inner = sch.split(r_loop, [split, None])
-            sch.reorder(bx, tx, ty, r_inner)  # the reduction loops innermost, as cross-thread reduction needs
-            sch.bind(ty, "threadIdx.y")
+        bx, tx = sch.split(out_loop, [None, lanes])
+        if static_product(extents[leading:]) is None:
+            walk, ty, steps = sch.split(r_loop, [None, split, OUTER_STEPS])
+            sch.reorder(bx, tx, ty, walk, steps)  # the reduction loops innermost, as cross-thread reduction needs
         else:
-            sch.reorder(bx, tx, r_loop)
+            ty, walk = sch.split(r_loop, [split, None])
+            sch.reorder(bx, tx, ty, walk)
+        if split > 1:
+            sch.bind(ty, "threadIdx.y")
         sch.bind(bx, "blockIdx.x")
         sch.bind(tx, "threadIdx.x")
+        ShortRowReduction._unroll(sch, walk)
         if epilogue is not None:
             sch.reverse_compute_at(epilogue.block_rv, tx, preserve_unit_loops=True)
+        elif split == 1:  # no cross-thread reduction to hold the result: accumulate in a register, store once
+            for i in range(len(sch.get(block).writes)):
+                store = sch.cache_write(block, i, "local")
+                sch.reverse_compute_at(store, tx, preserve_unit_loops=True)
         return sch
 
 
