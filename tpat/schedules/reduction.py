@@ -31,8 +31,8 @@ from tvm.target import Target
 
 from ..ir.dtypes import BY_NAME
 from .analysis import fused_index_map, inlined_blocks, max_product, static_factor, static_product
-from .row_reduction import (MIN_BLOCKS, MIN_ROWS_A_BLOCK, ROWS_PER_BLOCK, THREADS, ShortRowReduction,
-                            _row_layout)
+from .row_reduction import (MIN_BLOCKS, ROWS_PER_BLOCK, THREADS, ShortRowReduction, _row_layout,
+                            whole_rows_a_block)
 
 LONG_ROW = 16384  # a warp per row up to this (each lane 512 elements at most)
 MANY_ROWS = 2048  # rows longer than MAX_ROW get a warp each only when there are this many (at the largest dims)
@@ -100,8 +100,7 @@ class RowReduce(GPUScheduleRule):
         rows_static = static_product(extents[:leading])
         rows_multiple = static_factor(extents[:leading])
         ty_len = ROWS_PER_BLOCK if vec == 1 else max(1, THREADS // lanes)
-        while rows_multiple % ty_len and (rows_static is not None or ty_len > MIN_ROWS_A_BLOCK):
-            ty_len //= 2
+        ty_len = whole_rows_a_block(ty_len, lanes, rows_static, rows_multiple)
         while rows_static is not None and ty_len > 1 and rows_static // ty_len < MIN_BLOCKS:
             ty_len //= 2
         row_loop, elems = sch.get_loops(block)

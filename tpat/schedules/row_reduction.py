@@ -48,7 +48,6 @@ UNROLL = 256
 MIN_BLOCKS = 264  # two blocks per SM of an H100 (132 SMs) before rows are packed 8 to a block
 LANE_BYTES = 32  # a lane's contiguous share of a short row: two 16-byte vectors
 THREADS = 256  # per block, when short rows are vectorised
-MIN_ROWS_A_BLOCK = 4  # symbolic row counts: at least this many rows a block, the last block's extra rows predicated
 
 
 class ShortRowReduction(GPUScheduleRule):
@@ -101,10 +100,7 @@ class ShortRowReduction(GPUScheduleRule):
             return None  # few long rows that do not split into vectors: dlight's block of 256 threads per row
         rows_multiple = static_factor(extents[:leading])
         ty_len = 1 if lanes > WARP else ROWS_PER_BLOCK if vec == 1 else max(1, THREADS // lanes)
-        # whole rows per block (no predicate around the warp reductions), except that a symbolic row count keeps
-        # MIN_ROWS_A_BLOCK rows a block (a warp a block would cap an SM at half its threads) and predicates the rest
-        while rows_multiple % ty_len and (rows is not None or ty_len > MIN_ROWS_A_BLOCK):
-            ty_len //= 2
+        ty_len = whole_rows_a_block(ty_len, lanes, rows, rows_multiple)
         while rows is not None and ty_len > 1 and rows // ty_len < MIN_BLOCKS:  # few rows: spread them over SMs
             ty_len //= 2
 
@@ -275,6 +271,17 @@ def _split_index_map(extents, row: int):
         return [head, elem]
 
     return tirx.IndexMap.from_func(mapping, ndim=len(extents))
+
+
+def whole_rows_a_block(ty_len: int, lanes: int, rows: int | None, rows_multiple: int) -> int:
+    """Rows a block, from `ty_len` down: whole rows (the row count a multiple of it), so that no predicate on the
+    row guards the loads. A predicate there made every 16-byte load conditional, into the registers the previous
+    vector's adds were reading: the loads of a lane went one at a time (LayerNorm (batch, seq, 1024) fp32 with 4
+    rows a block, the last predicated, took 1.5x its static twin's time on an H200). A block keeps a warp of
+    threads at least (rows of 8 lanes 4 a block), predicated when the row count is symbolic and odd."""
+    while rows_multiple % ty_len and (rows is not None or ty_len * lanes > WARP):
+        ty_len //= 2
+    return ty_len
 
 
 def _same_extents(a, b) -> bool:
