@@ -80,6 +80,7 @@ class ShortRowReduction(GPUScheduleRule):
         extents = [sch.get(loop).extent for loop in sch.get_loops(last.block_rv)]
         if row_length is None:
             return None
+        per_row = False
         if len(extents) == len(kind) and _same_extents(extents[:leading], red_extents[:leading]) \
                 and equal_products(row_extents, extents[leading:]):
             last_map = fused_index_map(extents, leading)
@@ -91,6 +92,10 @@ class ShortRowReduction(GPUScheduleRule):
             extents = [sch.get(loop).extent for loop in sch.get_loops(infos[0].block_rv)]
             if last_map is None:
                 return None
+        elif equal_products(red_extents[:leading], extents):  # one result a row (LogSumExp: log(sum) + max)
+            per_row = True
+            last_map = fused_index_map(extents, len(extents))
+            extents = [sch.get(loop).extent for loop in sch.get_loops(infos[0].block_rv)]
         else:
             return None  # an output not laid out as rows of the reduced axes
         rows = static_product(extents[:leading])
@@ -116,16 +121,23 @@ class ShortRowReduction(GPUScheduleRule):
         if not _reads_its_rows(sch, infos):
             return None
 
-        row_loop, elems = sch.get_loops(last.block_rv)
-        bx, ty = sch.split(row_loop, [None, ty_len])
-        tx, r_loop = self._split_row(sch, elems, lanes, vec, row_length)
-        sch.reorder(bx, ty, tx, r_loop)
-        sch.bind(bx, "blockIdx.x")
-        sch.bind(ty, "threadIdx.y")
-        sch.bind(tx, "threadIdx.x")
-        self._unroll(sch, r_loop)
-        vectorized = [(last.block_rv, r_loop)]
-        lane_loops = [(last.block_rv, tx)]
+        if per_row:  # each lane of the row's warp computes the row's result from its registers
+            (row_loop,) = sch.get_loops(last.block_rv)
+            bx, ty = sch.split(row_loop, [None, ty_len])
+            sch.bind(bx, "blockIdx.x")
+            sch.bind(ty, "threadIdx.y")
+            vectorized, lane_loops = [], []
+        else:
+            row_loop, elems = sch.get_loops(last.block_rv)
+            bx, ty = sch.split(row_loop, [None, ty_len])
+            tx, r_loop = self._split_row(sch, elems, lanes, vec, row_length)
+            sch.reorder(bx, ty, tx, r_loop)
+            sch.bind(bx, "blockIdx.x")
+            sch.bind(ty, "threadIdx.y")
+            sch.bind(tx, "threadIdx.x")
+            self._unroll(sch, r_loop)
+            vectorized = [(last.block_rv, r_loop)]
+            lane_loops = [(last.block_rv, tx)]
         for info in reversed(infos[:-1]):
             block = info.block_rv
             for i, _ in enumerate(sch.get(block).writes):
@@ -145,7 +157,8 @@ class ShortRowReduction(GPUScheduleRule):
         if lanes > WARP:
             self._results_in_registers(sch, lane_loops, infos[:-1])
         if vec > 1:
-            self._vectorize(sch, vectorized, last.block_rv, trailing)
+            rows_shape = max((list(r.source.shape) for r in sch.get(vectorized[-1][0]).reads), key=len)
+            self._vectorize(sch, vectorized, rows_shape, trailing, None if per_row else last.block_rv)
         return sch
 
     @staticmethod
@@ -175,23 +188,25 @@ class ShortRowReduction(GPUScheduleRule):
         return tx, r_loop
 
     @staticmethod
-    def _vectorize(sch: s_tir.Schedule, sites, last, reduced: int) -> None:
+    def _vectorize(sch: s_tir.Schedule, sites, rows_shape, reduced: int, last=None) -> None:
         """Operands shaped as the rows or as one row (`reduced`: the row's axes) loaded per vector into registers,
-        the output stored per vector."""
-        out = sch.get(last).writes[0].source
-        shapes = (list(out.shape), list(out.shape)[len(out.shape) - reduced:])  # the rows, or one row (gamma)
-        itemsize = BY_NAME[str(out.dtype)].itemsize
+        the output (`last`, when it is written element by element) stored per vector."""
+        out = sch.get(last).writes[0].source if last is not None else None
+        rows_shape = list(out.shape) if out is not None else rows_shape
+        shapes = (rows_shape, rows_shape[len(rows_shape) - reduced:])  # the rows, or one row (gamma)
+        itemsize = BY_NAME[str((out if out is not None else sch.get(sites[0][0]).reads[0].source).dtype)].itemsize
         for block, r_loop in sites:
             for i, read in enumerate(sch.get(block).reads):
                 dtype = BY_NAME.get(str(read.source.dtype))
                 matches = any(same_shape(read.source.shape, shape) for shape in shapes)
-                if matches and dtype and dtype.itemsize == itemsize:
+                if matches and dtype and dtype.itemsize == itemsize and read.source.scope() == "global":
                     cache = sch.cache_read(block, i, "local", consumer_blocks=[block])
                     sch.compute_at(cache, r_loop, preserve_unit_loops=True)
                     sch.vectorize(sch.get_loops(cache)[-1])
-        store = sch.cache_write(last, 0, "local")
-        sch.reverse_compute_at(store, sites[0][1], preserve_unit_loops=True)
-        sch.vectorize(sch.get_loops(store)[-1])
+        if last is not None:
+            store = sch.cache_write(last, 0, "local")
+            sch.reverse_compute_at(store, sites[0][1], preserve_unit_loops=True)
+            sch.vectorize(sch.get_loops(store)[-1])
 
     @staticmethod
     def _results_in_registers(sch: s_tir.Schedule, lane_loops, producers) -> None:
