@@ -130,26 +130,26 @@ def test_short_rows_share_a_warp():
     assert "*(float4*)(in0_ptr + " in body and "/ 0x1p+6f" in body, "the mean's division in the same kernel"
 
 
-@pytest.mark.parametrize("shape, axes, keepdims, split", [
-    (("batch", 82, 128), [1], 0, 16),  # a middle axis (TPAT's ReduceMax): 32768 outputs at batch 256
-    (("batch", 64, 56, 56), [1], 1, 1),  # channels of NCHW: 802816 outputs fill the GPU alone
-    (("batch", 256, 512), [0], 0, 4),  # the first axis: the symbolic batch itself is reduced
+@pytest.mark.parametrize("shape, axes, keepdims, split, lanes", [
+    (("batch", 82, 128), [1], 0, 16, 32),  # a middle axis (TPAT's ReduceMax): 32768 outputs at batch 256
+    (("batch", 64, 56, 56), [1], 1, 1, 64),  # channels of NCHW: 802816 outputs fill the GPU alone; 64 | 3136
+    (("batch", 256, 512), [0], 0, 4, 64),  # the first axis: the symbolic batch itself is reduced
 ])
-def test_reductions_over_a_kept_inner_axis_split_the_reduced_axis_over_threads(shape, axes, keepdims, split):
+def test_reductions_over_a_kept_inner_axis_split_the_reduced_axis_over_threads(shape, axes, keepdims, split, lanes):
     """dlight gave each output one thread walking the reduced axis: (256, 82, 128) was 32 blocks for 132 SMs. The
     axis is split over threadIdx.y only as far as the outputs leave threads to fill the GPU: each split costs a
     shared-memory tree with a barrier a step (ReduceMax (2048, 82, 128) over axis 1 split 16 ways ran at 31 % of
     the roofline on an H200, 0.38x torch.compile)."""
     _, low = lower_node(_reduce("ReduceMax", shape, axes, keepdims))
     (k,) = low.launch_plan.kernels
-    lanes = max(32, 256 // split)
-    assert k.block == (lanes, split, 1)
+    assert k.block == (lanes, split, 1), "256 threads a block, fewer where the outputs would need a predicate"
     outputs = int(np.prod([d if isinstance(d, int) else 256 for i, d in enumerate(shape) if i not in axes]))
     assert _at(k.grid[0], [256]) == -(-outputs // lanes), "a thread column per output, neighbours a block"
     body = kernel_bodies(low.cuda_source)
     assert ("__shared__" in body) == (split > 1), "a cross-thread reduction only where the axis is split"
     assert not re.search(r"for \(int \w+ = 0; \w+ < \d+; ", body), "each thread's walk unrolled"
     assert split > 1 or body.count("in0_red_ptr[") == 1, "accumulated in a register, stored once"
+    assert split > 1 or "if (" not in body, "whole columns a block: no predicate around the loads"
 
 
 def test_a_reduced_axis_of_symbolic_length_is_walked_in_unrolled_runs():

@@ -149,6 +149,9 @@ class RowReduce(GPUScheduleRule):
         while split < MAX_SPLIT and outputs * split < FILL_THREADS and row // (2 * split) >= MIN_SHARE:
             split *= 2
         lanes = max(COLUMN_LANES, OUTER_THREADS // split)
+        multiple = static_factor(extents[:leading])
+        while lanes > COLUMN_LANES and multiple % lanes:  # whole columns a block: no predicate on the output
+            lanes //= 2
         out_loop, r_loop = sch.get_loops(block)
         bx, tx = sch.split(out_loop, [None, lanes])
         if static_product(extents[leading:]) is None:
