@@ -72,3 +72,10 @@ def test_reduce_rows_match_onnxruntime_on_the_cpu(op, elem, axes, keepdims, opse
     tol = 1e-2 if elem == T.FLOAT16 else 1e-5
     assert got.shape == want.shape
     np.testing.assert_allclose(got.astype(np.float32), want.astype(np.float32), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("elem, vector", [(T.FLOAT, "float4"), (T.FLOAT16, "uint4")])
+def test_log_sum_exp_over_rows_that_split_into_vectors_reads_16_bytes_a_load(elem, vector):
+    _, low = lower_node(_reduce("ReduceLogSumExp", elem, ("batch", 128, 1024), [-1], 1))
+    (k,) = low.launch_plan.kernels
+    assert k.block == (32, 8, 1) and f"*({vector}*)(in0_ptr + " in kernel_bodies(low.cuda_source)
