@@ -84,3 +84,12 @@ def test_norms_match_onnxruntime_on_the_cpu(op, elem, groups, opset, per_group):
     want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
     tol = 1e-2 if elem == T.FLOAT16 else 1e-4
     np.testing.assert_allclose(got.astype(np.float32), want.astype(np.float32), rtol=tol, atol=tol)
+
+
+def test_a_static_group_norm_is_a_block_per_row_too():
+    """The static build (batch 64: 2048 rows, fewer than the warp rule's 'many') fell back to dlight, which gave
+    each image one block walking its groups: the rows longer than a warp's are a block's each whatever their
+    count."""
+    _, low = lower_node(_norm("GroupNormalization", T.FLOAT16, (64, 64, 56, 56), 32), {})
+    (k,) = low.launch_plan.kernels
+    assert k.block == (256, 1, 1) and k.grid[0] == 64 * 32

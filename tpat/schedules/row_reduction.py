@@ -101,7 +101,7 @@ class ShortRowReduction(GPUScheduleRule):
         rows = static_product(extents[:leading])
         itemsize = BY_NAME[str(sch.get(last.block_rv).writes[0].source.dtype)].itemsize
         lanes, vec = _row_layout(row_length, itemsize, static_factor(row_extents), long_lanes=THREADS)
-        if vec == 1 and row_length > SHORT_ROW and rows is not None and rows < MIN_BLOCKS * ROWS_PER_BLOCK:
+        if vec == 1 and SHORT_ROW < row_length <= MAX_ROW and rows is not None and rows < MIN_BLOCKS * ROWS_PER_BLOCK:
             return None  # few long rows that do not split into vectors: dlight's block of 256 threads per row
         rows_multiple = static_factor(extents[:leading])
         ty_len = 1 if lanes > WARP else ROWS_PER_BLOCK if vec == 1 else max(1, THREADS // lanes)
