@@ -110,7 +110,7 @@ class RowReduce(GPUScheduleRule):
             ty_len //= 2
         row_loop, elems = sch.get_loops(block)
         bx, ty = sch.split(row_loop, [None, ty_len])
-        tx, r_loop = ShortRowReduction._split_row(sch, elems, lanes, vec, row)
+        tx, r_loop = ShortRowReduction._split_row(sch, elems, lanes, vec)
         sch.reorder(bx, ty, tx, r_loop)
         sch.bind(bx, "blockIdx.x")
         sch.bind(ty, "threadIdx.y")
