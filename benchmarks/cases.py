@@ -52,7 +52,18 @@ class Case:
     dims: tuple[tuple[str, int, int, int], ...] = ()
     points: tuple[tuple[tuple[str, int], ...], ...] = ()
     static_of: str = ""            # set on a static twin (`at`): the dynamic case it was made from
+    # axes of the first input that each output sums (ReduceSum/Mean/L2/LogSumExp): a float sum's rounding error
+    # depends on its order and grows with the number of terms, so run.py's tolerance scales with that number
+    summed_axes: tuple[int, ...] = ()
     opset: int = OPSET
+
+    def summed(self) -> int:
+        """Terms each output sums (1 when it sums none), at this case's shapes (a static twin's, or the opt)."""
+        if not self.summed_axes:
+            return 1
+        case = self.at(self.opt) if self.dims else self
+        shape = case.inputs[0][1]
+        return int(np.prod([shape[a] for a in self.summed_axes]))
 
     @property
     def nodes(self) -> list[onnx.NodeProto]:

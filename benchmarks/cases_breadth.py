@@ -71,7 +71,8 @@ def _reduce(name, op, dt, shape, axes, keep, opt):
     return _case(name, op, "reduce", dt, [("x", shape, _np(dt))], [("y", out, _np(dt))],
                  lambda: h.make_node(op, ["x", "axes"], ["y"], name=name, keepdims=keep),
                  impl, [_batch(opt)], lambda: {"axes": np.array(axes, np.int64)},
-                 note=f"{op} over the {where} {norm} (keepdims={keep}); fp16 sums accumulate in fp32 in torch")
+                 note=f"{op} over the {where} {norm} (keepdims={keep}); fp16 sums accumulate in fp32 in torch",
+                 summed_axes=tuple(norm) if how in ("sum", "mean", "l2", "logsumexp") else ())
 
 
 def _reductions() -> list[Case]:

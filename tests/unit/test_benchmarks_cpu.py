@@ -189,3 +189,29 @@ def test_compare_renders_tuned_vs_untuned_from_committed_runs():
     assert sorted(r.split(" | ")[0][2:] for r in rows) == records
     assert all(("| tuned (" in r) or ("| default (" in r) for r in rows), "every verdict measured on the GPU"
     assert (results / "tuned_vs_untuned.md").read_text() == text, "regenerate with benchmarks/compare.py"
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="torch")
+def test_the_tolerance_of_a_sum_scales_with_its_terms():
+    """Two correct fp32 sums of 2048 terms in different orders differ by rounding (ReduceSum over [1, 3] of
+    (64, 64, 128, 32) was reported WRONG on an H200: 3e-5 over atol 1e-5 on outputs near 0); a missing term is
+    still caught."""
+    import torch
+
+    from benchmarks import run
+
+    breadth = bc.suite_cases("breadth")
+    case = breadth["reducesum_axes13_fp32"]
+    assert case.summed() == 64 * 32 and case.at({"batch": 3}).summed() == 64 * 32
+    assert breadth["reducesum_first_fp32"].at({"batch": 7}).summed() == 7
+    assert breadth["reducemax_mid_fp32"].summed() == 1
+    x = torch.from_numpy(np.random.default_rng(0).standard_normal((64, 64, 128, 32)).astype(np.float32))
+    ref = x.sum(dim=(1, 3))
+    terms = x.permute(0, 2, 1, 3).reshape(64, 128, 2048)
+    ordered = torch.zeros(64, 128)
+    for k in range(2048):  # one term after the other: a correct order, the one with the largest rounding error
+        ordered += terms[..., k]
+    assert not run.compare(ordered, ref, "fp32")["ok"], "the fixed tolerance rejects a correct order"
+    assert run.compare(ordered, ref, "fp32", case.summed())["ok"]
+    missing = ordered - x[:, 0, :, 0]
+    assert not run.compare(missing, ref, "fp32", case.summed())["ok"]

@@ -14,11 +14,12 @@ import functools
 @functools.lru_cache(maxsize=1)
 def converters() -> dict:
     """op type -> converter class."""
-    from . import activations, attention, constants, fixes, layout, losses, normalization, quantized, recurrent, scan
+    from . import (activations, attention, constants, fixes, layout, losses, normalization, quantized, recurrent,
+                   reductions, scan)
 
     found: dict = {}
     for module in (activations, attention, constants, fixes, layout, losses, normalization, quantized, recurrent,
-                   scan):
+                   reductions, scan):
         found.update(module.CONVERTERS)
     return found
 

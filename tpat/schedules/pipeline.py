@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 def legalize_map() -> dict:
     """relax op -> tpat legalization, for the ops whose stock GPU legalization is slow (see each module)."""
     from .accumulate import legalize_mean, legalize_sum
+    from .group_norm import legalize_group_norm
     from .resize import legalize_resize2d
     from .scatter_elements import legalize_scatter_elements
     from .scatter_nd import legalize_scatter_nd
@@ -21,7 +22,7 @@ def legalize_map() -> dict:
 
     return {"relax.scatter_nd": legalize_scatter_nd, "relax.nn.softmax": legalize_softmax,
             "relax.image.resize2d": legalize_resize2d, "relax.scatter_elements": legalize_scatter_elements,
-            "relax.sum": legalize_sum, "relax.mean": legalize_mean}
+            "relax.sum": legalize_sum, "relax.mean": legalize_mean, "relax.nn.group_norm": legalize_group_norm}
 
 
 def fused_passes(target) -> list:

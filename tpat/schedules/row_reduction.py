@@ -22,9 +22,12 @@ scalar, lane-interleaved warp per row, 10.2 vectorised with gamma and beta left 
 per element). Long rows that do not split into whole vectors per lane stay scalar and lane-interleaved when
 there are many of them, and go to dlight's block per row when there are few.
 
-Applies when every block but the last reduces over the same trailing axes, the last one is spatial over the same
-iteration space, and the reduced extent is a constant of at most MAX_ROW; otherwise it declines and dlight's rule
-runs.
+Rows longer than MAX_ROW get a block of THREADS lanes each (the block-wide allreduce's results copied into
+registers once per thread), and an output whose axes refine the rows — GroupNorm's (n, c, h, w) over rows of
+(n, c // channels_per_group) — is split at the row length, so it too is rows of the reduced axes.
+
+Applies when every block but the last reduces over the same trailing axes and the last one is spatial over the
+same elements, row by row; otherwise it declines and dlight's rule runs.
 """
 
 from __future__ import annotations
@@ -45,7 +48,6 @@ UNROLL = 256
 MIN_BLOCKS = 264  # two blocks per SM of an H100 (132 SMs) before rows are packed 8 to a block
 LANE_BYTES = 32  # a lane's contiguous share of a short row: two 16-byte vectors
 THREADS = 256  # per block, when short rows are vectorised
-MIN_ROWS_A_BLOCK = 4  # symbolic row counts: at least this many rows a block, the last block's extra rows predicated
 
 
 class ShortRowReduction(GPUScheduleRule):
@@ -68,50 +70,74 @@ class ShortRowReduction(GPUScheduleRule):
         trailing = len(kind) - len(kind.rstrip("R"))
         last = infos[-1]
         if (trailing == 0 or leading == 0 or leading + trailing != len(kind)
-                or any(info.dom_kind() != kind for info in infos[:-1])
-                or not last.is_injective() or len(last.dom_kind()) != len(kind)):
+                or any(info.dom_kind() != kind for info in infos[:-1]) or not last.is_injective()):
             return None
-        last_loops = sch.get_loops(last.block_rv)
-        row_extents = [it.dom for it in infos[0].iters[leading:]]
+        red_extents = [it.dom for it in infos[0].iters]
+        if any(not _same_extents([it.dom for it in info.iters], red_extents) for info in infos[:-1]):
+            return None
+        row_extents = red_extents[leading:]
         row_length = max_product(row_extents, self.dim_max)  # the row's length, or its largest (symbolic rows)
-        if (row_length is None or row_length > MAX_ROW
-                or not equal_products(row_extents, [sch.get(loop).extent for loop in last_loops[leading:]])):
-            return None  # unbounded or long rows, or an output not laid out as rows of the reduced axes
-        extents = [sch.get(loop).extent for loop in last_loops]
-        if any(not _same_extents([it.dom for it in info.iters], extents) for info in infos[:-1]):
-            return None  # the output's axes in another order (LogSoftmax over axis 1 of 5: (3,5,6,6,5) vs (3,6,6,5,5))
+        extents = [sch.get(loop).extent for loop in sch.get_loops(last.block_rv)]
+        if row_length is None:
+            return None
+        per_row = False
+        if len(extents) == len(kind) and _same_extents(extents[:leading], red_extents[:leading]) \
+                and equal_products(row_extents, extents[leading:]):
+            last_map = fused_index_map(extents, leading)
+        elif static_product(row_extents) is not None and equal_products(red_extents, extents):
+            # the output's axes refine the rows (GroupNorm: (n, c, h, w) over rows of (n, c // per), each row
+            # c % per, h, w in order): the output's flat index split at the row length; whether its rows are
+            # the reduction's is checked below, on the per-row results it reads
+            last_map = _split_index_map(extents, static_product(row_extents))
+            extents = [sch.get(loop).extent for loop in sch.get_loops(infos[0].block_rv)]
+            if last_map is None:
+                return None
+        elif equal_products(red_extents[:leading], extents):  # one result a row (LogSumExp: log(sum) + max)
+            per_row = True
+            last_map = fused_index_map(extents, len(extents))
+            extents = [sch.get(loop).extent for loop in sch.get_loops(infos[0].block_rv)]
+        else:
+            return None  # an output not laid out as rows of the reduced axes
         rows = static_product(extents[:leading])
         itemsize = BY_NAME[str(sch.get(last.block_rv).writes[0].source.dtype)].itemsize
-        lanes, vec = _row_layout(row_length, itemsize, static_factor(row_extents))
-        if vec == 1 and row_length > SHORT_ROW and rows is not None and rows < MIN_BLOCKS * ROWS_PER_BLOCK:
+        lanes, vec = _row_layout(row_length, itemsize, static_factor(row_extents), long_lanes=THREADS)
+        if vec == 1 and SHORT_ROW < row_length <= MAX_ROW and rows is not None and rows < MIN_BLOCKS * ROWS_PER_BLOCK:
             return None  # few long rows that do not split into vectors: dlight's block of 256 threads per row
         rows_multiple = static_factor(extents[:leading])
-        ty_len = ROWS_PER_BLOCK if vec == 1 else max(1, THREADS // lanes)
-        # whole rows per block (no predicate around the warp reductions), except that a symbolic row count keeps
-        # MIN_ROWS_A_BLOCK rows a block (a warp a block would cap an SM at half its threads) and predicates the rest
-        while rows_multiple % ty_len and (rows is not None or ty_len > MIN_ROWS_A_BLOCK):
-            ty_len //= 2
+        ty_len = 1 if lanes > WARP else ROWS_PER_BLOCK if vec == 1 else max(1, THREADS // lanes)
+        ty_len = whole_rows_a_block(ty_len, lanes, rows, rows_multiple)
         while rows is not None and ty_len > 1 and rows // ty_len < MIN_BLOCKS:  # few rows: spread them over SMs
             ty_len //= 2
 
-        for info in infos:  # every block iterates (row, element of the row): one fused index each
+        for info in infos[:-1]:  # every block iterates (row, element of the row): one fused index each
             sch.transform_block_layout(info.block_rv, fused_index_map(extents, leading))
+        sch.transform_block_layout(last.block_rv, last_map)
         for info in infos[:-1]:  # per-row results indexed by the row alone, so a block covers just its rows
             for i, write in enumerate(sch.get(info.block_rv).writes):
                 dims = list(write.source.shape)  # the leading dims, perhaps with unit dims kept or squeezed
                 if not dims or static_factor(dims) != rows_multiple:
                     return None
                 sch.transform_layout(info.block_rv, ("write", i), fused_index_map(dims, len(dims)))
+        if not _reads_its_rows(sch, infos):
+            return None
 
-        row_loop, elems = sch.get_loops(last.block_rv)
-        bx, ty = sch.split(row_loop, [None, ty_len])
-        tx, r_loop = self._split_row(sch, elems, lanes, vec)
-        sch.reorder(bx, ty, tx, r_loop)
-        sch.bind(bx, "blockIdx.x")
-        sch.bind(ty, "threadIdx.y")
-        sch.bind(tx, "threadIdx.x")
-        self._unroll(sch, r_loop)
-        vectorized = [(last.block_rv, r_loop)]
+        if per_row:  # each lane of the row's warp computes the row's result from its registers
+            (row_loop,) = sch.get_loops(last.block_rv)
+            bx, ty = sch.split(row_loop, [None, ty_len])
+            sch.bind(bx, "blockIdx.x")
+            sch.bind(ty, "threadIdx.y")
+            vectorized, lane_loops = [], []
+        else:
+            row_loop, elems = sch.get_loops(last.block_rv)
+            bx, ty = sch.split(row_loop, [None, ty_len])
+            tx, r_loop = self._split_row(sch, elems, lanes, vec)
+            sch.reorder(bx, ty, tx, r_loop)
+            sch.bind(bx, "blockIdx.x")
+            sch.bind(ty, "threadIdx.y")
+            sch.bind(tx, "threadIdx.x")
+            self._unroll(sch, r_loop)
+            vectorized = [(last.block_rv, r_loop)]
+            lane_loops = [(last.block_rv, tx)]
         for info in reversed(infos[:-1]):
             block = info.block_rv
             for i, _ in enumerate(sch.get(block).writes):
@@ -127,14 +153,24 @@ class ShortRowReduction(GPUScheduleRule):
             sch.bind(tx, "threadIdx.x")
             self._unroll(sch, r_loop)
             vectorized.append((block, r_loop))
+            lane_loops.append((block, tx))
+        if lanes > WARP:
+            self._results_in_registers(sch, lane_loops, infos[:-1])
         if vec > 1:
-            self._vectorize(sch, vectorized, last.block_rv, trailing)
+            rows_shape = max((list(r.source.shape) for r in sch.get(vectorized[-1][0]).reads), key=len)
+            self._vectorize(sch, vectorized, rows_shape, trailing, None if per_row else last.block_rv)
         return sch
 
     @staticmethod
     def _split_row(sch: s_tir.Schedule, elems, lanes: int, vec: int):
         """(lane loop, the lane's loop over its elements). Scalar: lane-interleaved (element r*lanes + lane), so a
-        warp's load is contiguous. Vectorised: (vector r, lane, element of the vector), each vector contiguous."""
+        warp's load is contiguous. Vectorised: (vector r, lane, element of the vector), each vector contiguous.
+
+        A row of symbolic length keeps a loop of ceildiv(length, lanes) steps. Unrolled into a static count of
+        predicated steps (16 for rows up to 512), it measured no faster on an H200 (the attention Softmax with a
+        dynamic sequence: 53/327/553 us at 128/384/512 against 41/327/571): nvcc keeps each step's predicated
+        loads beside their use, one in flight a lane either way; the loads need to be unconditional (an index
+        clamped into the row, the value selected) for the steps to overlap."""
         if vec == 1:
             r_loop, tx = sch.split(elems, [None, lanes])
             return tx, r_loop
@@ -143,28 +179,115 @@ class ShortRowReduction(GPUScheduleRule):
         return tx, r_loop
 
     @staticmethod
-    def _vectorize(sch: s_tir.Schedule, sites, last, reduced: int) -> None:
+    def _vectorize(sch: s_tir.Schedule, sites, rows_shape, reduced: int, last=None) -> None:
         """Operands shaped as the rows or as one row (`reduced`: the row's axes) loaded per vector into registers,
-        the output stored per vector."""
-        out = sch.get(last).writes[0].source
-        shapes = (list(out.shape), list(out.shape)[len(out.shape) - reduced:])  # the rows, or one row (gamma)
-        itemsize = BY_NAME[str(out.dtype)].itemsize
+        the output (`last`, when it is written element by element) stored per vector."""
+        out = sch.get(last).writes[0].source if last is not None else None
+        rows_shape = list(out.shape) if out is not None else rows_shape
+        shapes = (rows_shape, rows_shape[len(rows_shape) - reduced:])  # the rows, or one row (gamma)
+        itemsize = BY_NAME[str((out if out is not None else sch.get(sites[0][0]).reads[0].source).dtype)].itemsize
         for block, r_loop in sites:
             for i, read in enumerate(sch.get(block).reads):
                 dtype = BY_NAME.get(str(read.source.dtype))
                 matches = any(same_shape(read.source.shape, shape) for shape in shapes)
-                if matches and dtype and dtype.itemsize == itemsize:
+                if matches and dtype and dtype.itemsize == itemsize and read.source.scope() == "global":
                     cache = sch.cache_read(block, i, "local", consumer_blocks=[block])
                     sch.compute_at(cache, r_loop, preserve_unit_loops=True)
                     sch.vectorize(sch.get_loops(cache)[-1])
-        store = sch.cache_write(last, 0, "local")
-        sch.reverse_compute_at(store, sites[0][1], preserve_unit_loops=True)
-        sch.vectorize(sch.get_loops(store)[-1])
+        if last is not None:
+            store = sch.cache_write(last, 0, "local")
+            sch.reverse_compute_at(store, sites[0][1], preserve_unit_loops=True)
+            sch.vectorize(sch.get_loops(store)[-1])
+
+    @staticmethod
+    def _results_in_registers(sch: s_tir.Schedule, lane_loops, producers) -> None:
+        """A block-wide allreduce (a long row's block of lanes) leaves its result in shared memory, which the
+        consumers read (volatile) at every use: the statistics of GroupNorm were re-read and the normalisation's
+        rsqrt recomputed per element. Each consumer copies them into registers once, at its lane loop."""
+        produced = {write.source for info in producers for write in sch.get(info.block_rv).writes}
+        for block, tx in lane_loops:
+            while True:
+                reads = sch.get(block).reads
+                index = next((i for i, read in enumerate(reads) if read.source in produced), None)
+                if index is None:
+                    break
+                cache = sch.cache_read(block, index, "local", consumer_blocks=[block])
+                sch.compute_at(cache, tx, preserve_unit_loops=True)
 
     @staticmethod
     def _unroll(sch: s_tir.Schedule, loop) -> None:
         sch.annotate(loop, ann_key="pragma_auto_unroll_max_step", ann_val=UNROLL)
         sch.annotate(loop, ann_key="pragma_unroll_explicit", ann_val=1)
+
+
+def _reads_its_rows(sch, infos) -> bool:
+    """The output element (row, e) reads the per-row results of `row`: the thread that computed them."""
+    from tvm import sym
+
+    produced = {write.source for info in infos[:-1] for write in sch.get(info.block_rv).writes}
+    last = sch.get(infos[-1].block_rv)
+    row = last.iter_vars[0].var
+    analyzer = sym.Analyzer()
+    for iv in last.iter_vars:
+        analyzer.bind(iv.var, iv.dom)
+    return all(len(read.region) == 1 and analyzer.can_prove_equal(read.region[0].min, row)
+               for read in last.reads if read.source in produced)
+
+
+def _split_index_map(extents, row: int):
+    """(i0, .., i_{n-1}) -> (row index, element of the row) for rows of `row` elements of the row-major order, or
+    None when the rows do not split one axis evenly: the axis j where they start, `row` being m * prod(extents[j+1:])
+    with m dividing extents[j]: (fuse(i0..i_{j-1}) * (e_j / m) + i_j // m, (i_j % m) * prod(..) + fuse(i_{j+1}..))."""
+    from tvm import tirx
+    from tvm.ir.prim.expr import IntImm
+
+    inner = 1
+    for j in range(len(extents) - 1, -1, -1):
+        if row % inner:
+            return None
+        m = row // inner
+        dim = extents[j]
+        if m == 1 or (isinstance(dim, IntImm) and dim.value % m == 0):
+            break
+        if not isinstance(dim, IntImm):
+            return None
+        inner *= dim.value
+    else:
+        return None
+
+    def fuse(iters, dims):
+        index = iters[0] if iters else None
+        for it, d in zip(iters[1:], dims[1:]):
+            index = index * d + it
+        return index
+
+    def mapping(*iters):
+        outer = fuse(iters[:j], extents[:j])
+        if m == 1:
+            head, tail = iters[j] if outer is None else outer * extents[j] + iters[j], None
+        else:
+            per = extents[j].value // m
+            head = tirx.floordiv(iters[j], m) if outer is None else outer * per + tirx.floordiv(iters[j], m)
+            tail = tirx.floormod(iters[j], m)
+        rest = fuse(iters[j + 1:], extents[j + 1:])
+        if tail is None:
+            elem = rest if rest is not None else tirx.const(0, iters[0].ty)
+        else:
+            elem = tail if rest is None else tail * inner + rest
+        return [head, elem]
+
+    return tirx.IndexMap.from_func(mapping, ndim=len(extents))
+
+
+def whole_rows_a_block(ty_len: int, lanes: int, rows: int | None, rows_multiple: int) -> int:
+    """Rows a block, from `ty_len` down: whole rows (the row count a multiple of it), so that no predicate on the
+    row guards the loads. A predicate there made every 16-byte load conditional, into the registers the previous
+    vector's adds were reading: the loads of a lane went one at a time (LayerNorm (batch, seq, 1024) fp32 with 4
+    rows a block, the last predicated, took 1.5x its static twin's time on an H200). A block keeps a warp of
+    threads at least (rows of 8 lanes 4 a block), predicated when the row count is symbolic and odd."""
+    while rows_multiple % ty_len and (rows is not None or ty_len * lanes > WARP):
+        ty_len //= 2
+    return ty_len
 
 
 def _same_extents(a, b) -> bool:
@@ -175,16 +298,17 @@ def _same_extents(a, b) -> bool:
     return len(a) == len(b) and all(analyzer.can_prove_equal(x, y) for x, y in zip(a, b))
 
 
-def _row_layout(row_length: int, itemsize: int, row_multiple: int | None = None) -> tuple[int, int]:
+def _row_layout(row_length: int, itemsize: int, row_multiple: int | None = None,
+                long_lanes: int = WARP) -> tuple[int, int]:
     """(lanes per row, elements per vector): a short row gives each lane LANE_BYTES, a long one spreads over the
     warp; (WARP, 1), scalar, when the row does not split into whole 16-byte vectors per lane. `row_length` is the
     row's length (its largest, for symbolic rows) and `row_multiple` what the length is surely a multiple of
     (the length itself for static rows)."""
     vec = VECTOR_BYTES // itemsize
-    lanes = WARP
+    lanes = WARP if row_length <= MAX_ROW else long_lanes
     if row_length <= SHORT_ROW:
         lanes = min(WARP, max(1, row_length * itemsize // LANE_BYTES))
         lanes = 1 << (lanes.bit_length() - 1)  # a power of two: the warp shuffles reduce over aligned groups
     if vec < 2 or (row_length if row_multiple is None else row_multiple) % (lanes * vec):
-        return WARP, 1
+        return lanes if lanes > WARP else WARP, 1
     return lanes, vec
