@@ -123,6 +123,18 @@ CONVERTED_BY_TPAT = [  # ops TVM's frontend lacks or gets wrong: tpat/legalize
     "test_cumprod_2d_axis_0", "test_cumprod_1d_reverse_exclusive", "test_qlinearmatmul_3D_uint8_float16",
     "test_qlinearmatmul_2D_int8_float32",
 ]
+WRONG_BEFORE = [  # converted, but the numbers were wrong on the GPU (the census of 42af4dd)
+    "test_batchnorm_epsilon_training_mode",
+    "test_batchnorm_example_training_mode", "test_isinf_negative", "test_isinf_positive",
+    "test_mod_float_edge_cases_fmod_0_float32", "test_mod_float_edge_cases_fmod_0_float16",
+    "test_mod_float_edge_cases_fmod_0_float64", "test_reduce_max_empty_set", "test_reduce_min_empty_set",
+    "test_reduce_max_empty_set_bool", "test_spacetodepth_crd_mode_example",
+]
+NEW_CONVERTERS = [  # no stock converter, or a stock one that refused the form
+    "test_adagrad", "test_adagrad_multiple", "test_adam", "test_adam_multiple", "test_momentum",
+    "test_momentum_multiple", "test_nesterov_momentum", "test_ai_onnx_ml_binarizer",
+    "test_ai_onnx_ml_array_feature_extractor", "test_onehot_with_negative_axis",
+]
 LOWERED_NOW = [  # failed in the reader, the schedule rules or the frontend's handling of shapes
     "test_instancenorm_example", "test_mean_one_input", "test_reduce_sum_empty_set", "test_tril_zero",
     "test_castlike_FLOAT_to_FLOAT16", "test_reduce_l2_do_not_keepdims_example",
@@ -130,7 +142,7 @@ LOWERED_NOW = [  # failed in the reader, the schedule rules or the frontend's ha
 ]
 
 
-@pytest.mark.parametrize("name", CONVERTED_BY_TPAT + LOWERED_NOW)
+@pytest.mark.parametrize("name", CONVERTED_BY_TPAT + WRONG_BEFORE + NEW_CONVERTERS + LOWERED_NOW)
 def test_case_converts_and_its_import_computes_the_expected_outputs(name, tmp_path):
     """Converts (lower, codegen, build); the relax program TVM imports, run on the CPU, gives ONNX's outputs
     (the GPU kernels are checked by tests/gpu/test_conformance_gpu.py)."""
@@ -143,6 +155,19 @@ def test_case_converts_and_its_import_computes_the_expected_outputs(name, tmp_pa
     assert built(result)
     bad = [(out, err) for out, err, ok in cpu_check(name) if not ok]
     assert not bad, bad
+
+
+@pytest.mark.parametrize("name", ["test_split_zero_size_splits_opset13", "test_split_zero_size_splits_opset18",
+                                  "test_reshape_allowzero_reordered"])
+def test_empty_outputs_are_constants_without_elements(name, tmp_path):
+    """Split into parts of size 0 failed in TVM (split indices must increase, then a loop over nothing), Reshape
+    with allowzero made its shape a runtime value; their outputs hold no element: constants the plugin copies."""
+    result = convert(name, tmp_path)
+    assert built(result)
+    plan = plugin_meta(tmp_path, result)["launch_plan"]
+    outputs = suite()[name].meta["outputs"]
+    assert sorted(c["output"] for c in plan["copies"]) == list(range(len(outputs)))
+    assert all(c["nbytes"] == 0 for c in plan["copies"])
 
 
 def test_a_reshape_whose_shape_the_model_computes_from_static_shapes_converts(tmp_path):

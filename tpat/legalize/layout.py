@@ -1,13 +1,22 @@
 """Data movement without a stock converter: ReverseSequence (relax has the op), CenterCropPad (a centered crop
 and zero pad per axis, sizes from the constant `shape` input, rounding as ONNX's reference: the odd element goes
-to the end)."""
+to the end); SpaceToDepth's CRD mode (opset 25; the stock converter knows DCR only).
+
+Stock converters fixed for zero-size forms: Split into parts of size 0 (relax's split wants strictly
+increasing indices: each part is a slice, an empty one a constant), Reshape with allowzero and a 0 in the constant
+shape (the stock converter makes the shape a runtime value, which a plugin cannot take; the result is empty, a
+constant)."""
 
 from __future__ import annotations
 
+import tvm
 from tvm import relax
+from tvm.relax.frontend.onnx import onnx_frontend as stock
 from tvm.relax.frontend.onnx.onnx_frontend import OnnxOpConverter
 
-from .common import constant_value, shape
+import numpy as np
+
+from .common import constant_value, dtype, shape
 
 
 class ReverseSequence(OnnxOpConverter):
@@ -43,4 +52,66 @@ class CenterCropPad(OnnxOpConverter):
         return out
 
 
-CONVERTERS = {"ReverseSequence": ReverseSequence, "CenterCropPad": CenterCropPad}
+class SpaceToDepth(stock.SpaceToDepth):
+    @classmethod
+    def _impl_v1(cls, bb, inputs, attr, params):
+        mode = attr.get("mode", b"DCR")
+        if (mode.decode() if isinstance(mode, bytes) else mode) != "CRD":
+            return super()._impl_v1(bb, inputs, attr, params)
+        block = int(attr["blocksize"])
+        b, c, h, w = shape(inputs[0])
+        x = relax.op.reshape(inputs[0], (b, c, h // block, block, w // block, block))
+        x = relax.op.permute_dims(x, [0, 1, 3, 5, 2, 4])
+        return relax.op.reshape(x, (b, c * block * block, h // block, w // block))
+
+
+def _static(x) -> bool:
+    return x.ty.shape is not None and all(isinstance(d, tvm.tirx.IntImm) for d in x.ty.shape.values)
+
+
+class Split(stock.Split):
+    @classmethod
+    def get_converter(cls, opset):
+        impl = super().get_converter(opset)
+
+        def convert(bb, inputs, attr, params):
+            sizes = attr.get("split")
+            if len(inputs) > 1 and inputs[1] is not None:
+                sizes = constant_value(inputs[1], params)
+            if sizes is None or 0 not in list(np.asarray(sizes).reshape(-1)) or not _static(inputs[0]):
+                return impl(bb, inputs, attr, params)
+            x, dims = inputs[0], shape(inputs[0])
+            axis = attr.get("axis", 0)
+            axis = axis + len(dims) if axis < 0 else axis
+            parts, start = [], 0
+            for size in np.asarray(sizes).reshape(-1).tolist():
+                if size:
+                    parts.append(relax.op.strided_slice(x, [axis], [start], [start + size]))
+                else:  # an empty part (TVM cannot lower a loop over nothing): a constant without elements
+                    empty = [0 if a == axis else d for a, d in enumerate(dims)]
+                    parts.append(relax.const(np.zeros(empty, dtype(x)), dtype(x)))
+                start += size
+            return relax.Tuple(parts)
+
+        return convert
+
+
+class Reshape(stock.Reshape):
+    @classmethod
+    def get_converter(cls, opset):
+        impl = super().get_converter(opset)
+
+        def convert(bb, inputs, attr, params):
+            target = constant_value(inputs[1], params) if len(inputs) > 1 else None
+            if not attr.get("allowzero", 0) or target is None or 0 not in target.tolist() or \
+                    not _static(inputs[0]):
+                return impl(bb, inputs, attr, params)
+            out = np.empty(shape(inputs[0]), np.int8).reshape([int(v) for v in target.reshape(-1)]).shape
+            # relax's reshape reads a 0 as "copy this dim" whatever is asked; the result holds no element anyway
+            return relax.const(np.zeros(out, dtype(inputs[0])), dtype(inputs[0]))
+
+        return convert
+
+
+CONVERTERS = {"ReverseSequence": ReverseSequence, "CenterCropPad": CenterCropPad, "SpaceToDepth": SpaceToDepth,
+              "Split": Split, "Reshape": Reshape}
