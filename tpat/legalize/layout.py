@@ -113,5 +113,61 @@ class Reshape(stock.Reshape):
         return convert
 
 
-CONVERTERS = {"ReverseSequence": ReverseSequence, "CenterCropPad": CenterCropPad, "SpaceToDepth": SpaceToDepth,
+class Upsample(stock.Upsample):
+    """Opset 9 made `scales` an input (the stock converter reads the attribute of opset 7), and nearest takes the
+    floor of the asymmetric source coordinate (ONNX's reference; the stock call rounds it)."""
+
+    @classmethod
+    def _impl_v9(cls, bb, inputs, attr, params):
+        scales = attr.get("scales")
+        if len(inputs) > 1 and inputs[1] is not None:
+            scales = constant_value(inputs[1], params)
+        if scales is None:
+            raise ValueError("Upsample needs constant scales (an initializer of the model)")
+        scales = [float(v) for v in np.asarray(scales).reshape(-1)]
+        dims = shape(inputs[0])
+        if len(dims) != 4 or scales[:2] != [1.0, 1.0]:
+            raise ValueError(f"Upsample of {len(dims)}-D input with scales {scales}: TVM resizes the last two axes "
+                             "of 4-D tensors only")
+        mode = attr.get("mode", b"nearest")
+        mode = mode.decode() if isinstance(mode, bytes) else mode
+        size = [int(d * s) for d, s in zip(dims[2:], scales[2:])]
+        return relax.op.image.resize2d(inputs[0], relax.ShapeExpr(size), roi=None, layout="NCHW",
+                                       method="nearest_neighbor" if mode == "nearest" else mode,
+                                       coordinate_transformation_mode="asymmetric", rounding_method="floor")
+
+
+class TensorScatter(OnnxOpConverter):
+    """The KV-cache update of opset 24 (no stock converter): `update`'s sequence written into `past_cache` along
+    `axis` from each batch row's write index (linear; circular: modulo the cache length). Written as a gather
+    (each cache position reads the update position that lands on it, if any), so no two threads write one place:
+    out[b, .., s, ..] = update[b, .., j, ..] where j = s - write_indices[b] (mod max length when circular) lies in
+    [0, sequence length), else past_cache[b, .., s, ..]."""
+
+    @classmethod
+    def _impl_v24(cls, bb, inputs, attr, params):
+        past, update = inputs[0], inputs[1]
+        dims, length = shape(past), shape(update)
+        rank = len(dims)
+        axis = attr.get("axis", -2) % rank
+        longest, count = dims[axis], length[axis]
+        along = [1] * rank
+        along[axis] = longest
+        positions = relax.const(np.arange(longest, dtype="int64").reshape(along), "int64")
+        if len(inputs) > 2 and inputs[2] is not None:
+            starts = relax.op.reshape(relax.op.astype(inputs[2], "int64"), [dims[0]] + [1] * (rank - 1))
+            j = bb.normalize(positions - starts)
+        else:
+            j = positions
+        mode = attr.get("mode", b"linear")
+        if (mode.decode() if isinstance(mode, bytes) else mode) == "circular":
+            j = bb.normalize(relax.op.floor_mod(j, relax.const(longest, "int64")))
+        valid = relax.op.logical_and(relax.op.greater_equal(j, relax.const(0, "int64")),
+                                     relax.op.less(j, relax.const(count, "int64")))
+        index = relax.op.broadcast_to(relax.op.clip(j, 0, count - 1), dims)
+        gathered = relax.op.gather_elements(update, bb.normalize(index), axis)
+        return relax.op.where(relax.op.broadcast_to(valid, dims), gathered, past)
+
+
+CONVERTERS = {"TensorScatter": TensorScatter, "Upsample": Upsample, "ReverseSequence": ReverseSequence, "CenterCropPad": CenterCropPad, "SpaceToDepth": SpaceToDepth,
               "Split": Split, "Reshape": Reshape}
