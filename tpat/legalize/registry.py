@@ -15,11 +15,11 @@ import functools
 def converters() -> dict:
     """op type -> converter class."""
     from . import (activations, attention, constants, convolution, fixes, layout, linalg, losses, ml,
-                   normalization, quantized, recurrent, scan, training)
+                   normalization, quantized, recurrent, scan, spectral, training, vision)
 
     found: dict = {}
     for module in (activations, attention, constants, convolution, fixes, layout, linalg, losses, ml,
-                   normalization, quantized, recurrent, scan, training):
+                   normalization, quantized, recurrent, scan, spectral, training, vision):
         found.update(module.CONVERTERS)
     return found
 
