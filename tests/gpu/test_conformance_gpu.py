@@ -55,7 +55,8 @@ FIXED = [
     "test_convinteger_without_padding", "test_qlinearconv", "test_det_2d", "test_det_nd",
     "test_maxpool_with_argmax_2d_precomputed_pads", "test_maxpool_with_argmax_2d_precomputed_strides", "test_if",
     "test_roialign_mode_max", "test_dft", "test_dft_axis_opset19", "test_dft_inverse", "test_dft_irfft",
-    "test_dft_rfft_opset19", "test_stft", "test_stft_with_window",
+    "test_dft_rfft_opset19", "test_stft", "test_stft_with_window", "test_col2im", "test_col2im_5d",
+    "test_col2im_dilations", "test_col2im_pads", "test_col2im_strides",
 ]
 
 

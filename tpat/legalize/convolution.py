@@ -81,7 +81,7 @@ def _first_max_index(x, y, kernel, strides, dilations, pads, column_major):
     y: a min reduction over s (positions elsewhere count as kh * kw), then s made the input's flat index."""
     from tvm import te, tirx
 
-    n, c, h, w = [int(d) for d in x.shape]
+    _, c, h, w = [int(d) for d in x.shape]
     kh, kw = kernel
     ri, rj = te.reduce_axis((0, kh), "ri"), te.reduce_axis((0, kw), "rj")
 

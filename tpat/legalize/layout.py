@@ -1,6 +1,7 @@
-"""Data movement without a stock converter: ReverseSequence (relax has the op), CenterCropPad (a centered crop
-and zero pad per axis, sizes from the constant `shape` input, rounding as ONNX's reference: the odd element goes
-to the end); SpaceToDepth's CRD mode (opset 25; the stock converter knows DCR only).
+"""Data movement without a stock converter: Col2Im and TensorScatter (their classes say how), ReverseSequence
+(relax has the op), CenterCropPad (a centered crop and zero pad per axis, sizes from the constant `shape` input,
+rounding as ONNX's reference: the odd element goes to the end); SpaceToDepth's CRD mode (opset 25; the stock
+converter knows DCR only); Upsample of opset 9.
 
 Stock converters fixed for zero-size forms: Split into parts of size 0 (relax's split wants strictly
 increasing indices: each part is a slice, an empty one a constant), Reshape with allowzero and a 0 in the constant
@@ -9,12 +10,11 @@ constant)."""
 
 from __future__ import annotations
 
+import numpy as np
 import tvm
 from tvm import relax
 from tvm.relax.frontend.onnx import onnx_frontend as stock
 from tvm.relax.frontend.onnx.onnx_frontend import OnnxOpConverter
-
-import numpy as np
 
 from .common import constant_value, dtype, shape
 
@@ -169,5 +169,49 @@ class TensorScatter(OnnxOpConverter):
         return relax.op.where(relax.op.broadcast_to(valid, dims), gathered, past)
 
 
-CONVERTERS = {"TensorScatter": TensorScatter, "Upsample": Upsample, "ReverseSequence": ReverseSequence, "CenterCropPad": CenterCropPad, "SpaceToDepth": SpaceToDepth,
+class Col2Im(OnnxOpConverter):
+    """Col2Im (no stock converter), N-D: each kernel offset's column, read at the block each image pixel falls on
+    (constant indices; pixels no block of that offset covers read 0), summed over the offsets. A gather per offset
+    instead of a scatter-add: no two threads write one pixel, and the sum runs in offset order as ONNX's
+    reference accumulates it."""
+
+    @classmethod
+    def _impl_v18(cls, bb, inputs, attr, params):
+        x = inputs[0]
+        image, block = constant_value(inputs[1], params), constant_value(inputs[2], params)
+        if image is None or block is None:
+            raise ValueError("Col2Im needs constant image_shape and block_shape (initializers of the model)")
+        image, block = [int(v) for v in image.reshape(-1)], [int(v) for v in block.reshape(-1)]
+        rank = len(image)
+        dilations = list(attr.get("dilations", [1] * rank))
+        pads = list(attr.get("pads", [0] * 2 * rank))
+        strides = list(attr.get("strides", [1] * rank))
+        n, channels, length = shape(x)
+        offsets = int(np.prod(block))
+        grid = [(image[d] + pads[d] + pads[rank + d] - (dilations[d] * (block[d] - 1) + 1)) // strides[d] + 1
+                for d in range(rank)]
+        if int(np.prod(grid)) != length:
+            raise ValueError(f"Col2Im: {length} blocks in the input, the attributes give a grid of {grid}")
+        pixels = np.indices(image).reshape(rank, -1)  # (rank, P)
+        cols = bb.normalize(relax.op.reshape(x, (n, channels // offsets, offsets, length)))
+        total = None
+        for k, offset in enumerate(np.ndindex(*block)):
+            at = pixels + np.array([pads[d] - offset[d] * dilations[d] for d in range(rank)]).reshape(-1, 1)
+            step = np.array(strides).reshape(-1, 1)
+            where = at // step
+            inside = np.all((at % step == 0) & (where >= 0) & (where < np.array(grid).reshape(-1, 1)), axis=0)
+            index = np.ravel_multi_index(tuple(np.clip(where, 0, np.array(grid).reshape(-1, 1) - 1)), grid)
+            if not inside.any():
+                continue
+            column = relax.op.squeeze(bb.normalize(relax.op.strided_slice(cols, [2], [k], [k + 1])), [2])
+            picked = relax.op.take(bb.normalize(column), relax.const(index.astype("int64")), axis=2)
+            term = bb.normalize(relax.op.where(relax.const(inside), picked, relax.const(0, dtype(x))))
+            total = term if total is None else bb.normalize(total + term)
+        if total is None:
+            total = relax.op.zeros((n, channels // offsets, int(np.prod(image))), dtype(x))
+        return relax.op.reshape(total, (n, channels // offsets, *image))
+
+
+CONVERTERS = {"Col2Im": Col2Im, "TensorScatter": TensorScatter, "Upsample": Upsample,
+              "ReverseSequence": ReverseSequence, "CenterCropPad": CenterCropPad, "SpaceToDepth": SpaceToDepth,
               "Split": Split, "Reshape": Reshape}

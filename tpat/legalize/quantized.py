@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 from tvm import relax
-from tvm.relax.frontend.onnx.onnx_frontend import OnnxOpConverter
-
 from tvm.relax.frontend.onnx import onnx_frontend as stock
+from tvm.relax.frontend.onnx.onnx_frontend import OnnxOpConverter
 
 from .common import constant_value, dtype, shape
 
