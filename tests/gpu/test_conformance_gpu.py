@@ -56,7 +56,8 @@ FIXED = [
     "test_maxpool_with_argmax_2d_precomputed_pads", "test_maxpool_with_argmax_2d_precomputed_strides", "test_if",
     "test_roialign_mode_max", "test_dft", "test_dft_axis_opset19", "test_dft_inverse", "test_dft_irfft",
     "test_dft_rfft_opset19", "test_stft", "test_stft_with_window", "test_col2im", "test_col2im_5d",
-    "test_col2im_dilations", "test_col2im_pads", "test_col2im_strides",
+    "test_col2im_dilations", "test_col2im_pads", "test_col2im_strides", "test_bitcast_2d_float32_to_int32",
+    "test_bitcast_bool_to_uint8", "test_bitcast_int32_to_float32", "test_bitcast_int8_to_uint8",
 ]
 
 

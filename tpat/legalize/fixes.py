@@ -11,6 +11,8 @@ model it converted before converts to the same relax program (the same kernels):
 - IsInf's detect_negative/detect_positive (the stock converter ignores them);
 - ReduceMax/ReduceMin of bool (TVM has no min/max value for bool): as uint8; over an empty set (a reduced axis
   of size 0) the reduction's identity, -inf/+inf (ONNX's reference), where TVM gives the lowest finite value;
+- BitCast (no stock converter, opset 26): the same bits read as another type of the same width (`reinterpret`);
+  bool to an 8-bit type is its 0/1 byte;
 - EyeLike with an output dtype other than its input's (the `dtype` attribute): relax's eye_like legalizes to the
   input's dtype whatever its own says, so the identity is made by `eye` (static shape) or cast after.
 """
@@ -179,5 +181,28 @@ class EyeLike(OnnxOpConverter):
         return _as(bb.normalize(relax.op.eye_like(x, k)), out)
 
 
-CONVERTERS = {"OneHot": OneHot, "Pow": Pow, "Mod": Mod, "ReduceMax": _bool_as_uint8(stock.ReduceMax),
+class BitCast(OnnxOpConverter):
+    @classmethod
+    def _impl_v1(cls, bb, inputs, attr, params):
+        x = inputs[0]
+        to = stock.get_type(attr["to"])
+        source = dtype(x)
+        if source == to:
+            return x
+        if source == "bool":
+            if np.dtype(to).itemsize != 1:
+                raise ValueError(f"BitCast from bool to {to}: the types differ in width")
+            return relax.op.astype(x, to)
+        if np.dtype(source).itemsize != np.dtype(to).itemsize:
+            raise ValueError(f"BitCast from {source} to {to}: the types differ in width")
+        return bb.emit_te(_reinterpret, x, to, primfunc_name_hint="bitcast")
+
+
+def _reinterpret(x, to: str):
+    from tvm import te, tirx
+
+    return te.compute(x.shape, lambda *i: tirx.reinterpret(to, x(*i)), name="bitcast")
+
+
+CONVERTERS = {"BitCast": BitCast, "OneHot": OneHot, "Pow": Pow, "Mod": Mod, "ReduceMax": _bool_as_uint8(stock.ReduceMax),
               "ReduceMin": _bool_as_uint8(stock.ReduceMin), "EyeLike": EyeLike, "IsInf": IsInf}
