@@ -43,7 +43,7 @@ class OneHot(stock.OneHot):
         off_value, on_value = np.asarray(values.value.numpy()).reshape(-1).tolist()
         indices = stock._normalize_negative_indices(bb, indices, relax.const(depth, dtype(indices)))
         axis = attr.get("axis", -1)  # relax's one_hot takes -1 alone of the negative axes
-        axis = axis + indices.ty.ndim + 1 if axis < 0 else axis
+        axis = axis + indices.ty.ndim + 1 if axis < -1 else axis
         return relax.op.one_hot(indices, relax.prim_value(on_value), relax.prim_value(off_value), depth, axis)
 
 
