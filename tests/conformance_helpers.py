@@ -54,7 +54,7 @@ def cpu_check(name: str) -> list[tuple[str, float, bool]]:
     index = ModelIndex(prepare_model(model, {}))
     (target,) = select_targets(index.model.graph, [case.node_name], [])
     ex = extract(index, target, {}, policy_for(case))
-    mod = relax.transform.DecomposeOpsForInference()(import_onnx(ex.subgraph, ex.signature, name))
+    mod = import_onnx(ex.subgraph, ex.signature, name)  # as the lower stage imports it (no decomposition)
     vm = relax.VirtualMachine(tvm.compile(mod, target="llvm"), tvm.cpu())
     values = case.inputs()
     for init in model.graph.initializer:
@@ -67,5 +67,6 @@ def cpu_check(name: str) -> list[tuple[str, float, bool]]:
     checked = []
     for got, (oname, want), t in zip(outs, case.outputs().items(), ex.signature.outputs):
         err, _, ok = compare(got.numpy(), np.asarray(want), t.dtype.name, rtol, atol)
-        checked.append((oname, err, ok))
+        # the plugin hands the bytes on as the signature's dtype: values right in another dtype are wrong there
+        checked.append((oname, err, ok and str(got.numpy().dtype) == t.dtype.name))
     return checked

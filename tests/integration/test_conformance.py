@@ -20,7 +20,7 @@ from tpat.conformance.report import summary, text_summary, verdict
 from tpat.conformance.runner import run_cases
 
 SAMPLE = 320
-FLOOR = 243  # converted cases of the sample (at 2bd5383); raise it with every operator fixed, never lower it
+FLOOR = 268  # converted cases of the sample (243 at 2bd5383, 268 at 532cc7c); it only goes up
 
 pytestmark = pytest.mark.slow
 

@@ -7,9 +7,9 @@ Cases come from ONNX's own node test suite (`tests/conformance_helpers.py`); eac
 from __future__ import annotations
 
 import pytest
+from conformance_helpers import built, convert, plugin_meta, suite
 
 import tpat
-from conformance_helpers import built, convert, plugin_meta, suite
 from tpat.errors import InternalError
 
 
@@ -80,13 +80,12 @@ def test_a_host_loop_of_kernel_launches_is_unrolled_at_static_shapes(tmp_path):
     """CumSum over rows longer than 256 launches its up/down sweeps in host loops; at static shapes the trip
     count is a number and the plan holds each round's launch."""
     import numpy as np
+    from node_helpers import extract_node, fixed_model
     from onnx import TensorProto as T
     from onnx import helper as h
     from onnx import numpy_helper as nh
 
-    from node_helpers import fixed_model
     from tpat.stages.lower import lower
-    from node_helpers import extract_node
 
     node = h.make_node("CumSum", ["x", "axis"], ["y"], name="cs")
     model = fixed_model(node, [h.make_tensor_value_info("x", T.FLOAT, [2, 1000])],
@@ -123,6 +122,27 @@ CONVERTED_BY_TPAT = [  # ops TVM's frontend lacks or gets wrong: tpat/legalize
     "test_cumprod_2d_axis_0", "test_cumprod_1d_reverse_exclusive", "test_qlinearmatmul_3D_uint8_float16",
     "test_qlinearmatmul_2D_int8_float32",
 ]
+WRONG_BEFORE = [  # converted, but the numbers were wrong on the GPU (the census of 42af4dd)
+    "test_batchnorm_epsilon_training_mode",
+    "test_batchnorm_example_training_mode", "test_isinf_negative", "test_isinf_positive",
+    "test_mod_float_edge_cases_fmod_0_float32", "test_mod_float_edge_cases_fmod_0_float16",
+    "test_mod_float_edge_cases_fmod_0_float64", "test_reduce_max_empty_set", "test_reduce_min_empty_set",
+    "test_reduce_max_empty_set_bool", "test_spacetodepth_crd_mode_example",
+]
+NEW_CONVERTERS = [  # no stock converter, or a stock one that refused the form
+    "test_adagrad", "test_adagrad_multiple", "test_adam", "test_adam_multiple", "test_momentum",
+    "test_momentum_multiple", "test_nesterov_momentum", "test_ai_onnx_ml_binarizer",
+    "test_ai_onnx_ml_array_feature_extractor", "test_onehot_with_negative_axis", "test_convtranspose_output_shape",
+    "test_maxunpool_export_with_output_shape", "test_upsample_nearest", "test_dequantizelinear_blocked",
+    "test_quantizelinear_blocked_asymmetric", "test_tensorscatter",
+    "test_tensorscatter_3d", "test_tensorscatter_circular", "test_convinteger_with_padding",
+    "test_convinteger_without_padding", "test_qlinearconv", "test_det_2d", "test_det_nd",
+    "test_maxpool_with_argmax_2d_precomputed_pads", "test_maxpool_with_argmax_2d_precomputed_strides", "test_if",
+    "test_roialign_mode_max", "test_dft", "test_dft_axis_opset19", "test_dft_inverse", "test_dft_irfft",
+    "test_dft_rfft_opset19", "test_stft", "test_stft_with_window", "test_col2im", "test_col2im_5d",
+    "test_col2im_dilations", "test_col2im_pads", "test_col2im_strides", "test_bitcast_2d_float32_to_int32",
+    "test_bitcast_bool_to_uint8", "test_bitcast_int32_to_float32", "test_bitcast_int8_to_uint8",
+]
 LOWERED_NOW = [  # failed in the reader, the schedule rules or the frontend's handling of shapes
     "test_instancenorm_example", "test_mean_one_input", "test_reduce_sum_empty_set", "test_tril_zero",
     "test_castlike_FLOAT_to_FLOAT16", "test_reduce_l2_do_not_keepdims_example",
@@ -130,7 +150,7 @@ LOWERED_NOW = [  # failed in the reader, the schedule rules or the frontend's ha
 ]
 
 
-@pytest.mark.parametrize("name", CONVERTED_BY_TPAT + LOWERED_NOW)
+@pytest.mark.parametrize("name", CONVERTED_BY_TPAT + WRONG_BEFORE + NEW_CONVERTERS + LOWERED_NOW)
 def test_case_converts_and_its_import_computes_the_expected_outputs(name, tmp_path):
     """Converts (lower, codegen, build); the relax program TVM imports, run on the CPU, gives ONNX's outputs
     (the GPU kernels are checked by tests/gpu/test_conformance_gpu.py)."""
@@ -143,6 +163,19 @@ def test_case_converts_and_its_import_computes_the_expected_outputs(name, tmp_pa
     assert built(result)
     bad = [(out, err) for out, err, ok in cpu_check(name) if not ok]
     assert not bad, bad
+
+
+@pytest.mark.parametrize("name", ["test_split_zero_size_splits_opset13", "test_split_zero_size_splits_opset18",
+                                  "test_reshape_allowzero_reordered"])
+def test_empty_outputs_are_constants_without_elements(name, tmp_path):
+    """Split into parts of size 0 failed in TVM (split indices must increase, then a loop over nothing), Reshape
+    with allowzero made its shape a runtime value; their outputs hold no element: constants the plugin copies."""
+    result = convert(name, tmp_path)
+    assert built(result)
+    plan = plugin_meta(tmp_path, result)["launch_plan"]
+    outputs = suite()[name].meta["outputs"]
+    assert sorted(c["output"] for c in plan["copies"]) == list(range(len(outputs)))
+    assert all(c["nbytes"] == 0 for c in plan["copies"])
 
 
 def test_a_reshape_whose_shape_the_model_computes_from_static_shapes_converts(tmp_path):
@@ -174,7 +207,6 @@ def test_gather_elements_under_a_dynamic_batch(tmp_path):
     """Its converter passes the batch to a kernel as a scalar relax variable, which the reader took for a tensor
     ("kernel argument batch has no known storage"). Numbers: tests/gpu (op_models.EXTRA_OPS)."""
     import onnx
-
     import op_models
 
     onnx.save(op_models.gather_elements(), tmp_path / "ge.onnx")

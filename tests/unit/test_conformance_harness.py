@@ -55,6 +55,26 @@ def test_a_sequence_case_is_recorded_as_skipped_with_the_reason(tmp_path):
     assert "sequence" in meta["skip"] and not (tmp_path / "c" / "model.onnx").exists()
 
 
+@pytest.mark.parametrize("training, ratio, random", [(True, 0.5, True), (True, 0.0, False), (False, 0.5, False)])
+def test_a_dropout_in_training_mode_is_skipped_as_a_random_draw(tmp_path, training, ratio, random):
+    """Its expected output is one draw of numpy's RandomState(seed), which ONNX does not ask anyone to reproduce;
+    with ratio 0 or in inference mode the output is the input, a case like any other."""
+    from tpat.conformance.report import OUT_OF_REACH, cause_of
+
+    x = h.make_tensor_value_info("x", T.FLOAT, [3])
+    r, t = h.make_tensor_value_info("r", T.FLOAT, []), h.make_tensor_value_info("t", T.BOOL, [])
+    node = h.make_node("Dropout", ["x", "r", "t"], ["y"], seed=0)
+    graph = h.make_graph([node], "g", [x, r, t], [h.make_tensor_value_info("y", T.FLOAT, [3])])
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 13)])
+    write_case(tmp_path / "c", "test_d", model, [np.ones(3, np.float32), np.float32(ratio), np.bool_(training)],
+               [np.ones(3, np.float32)], 1e-3, 1e-7)
+    meta = json.loads((tmp_path / "c" / "case.json").read_text())
+    assert ("skip" in meta) == random
+    if random:
+        entry = {"status": "skipped", "stage": "case", "error": meta["skip"]}
+        assert cause_of(entry) == "random output (no implementation reproduces it)" and cause_of(entry) in OUT_OF_REACH
+
+
 class _C:
     def __init__(self, name, op_type, dtype):
         self.name, self.op_type, self.dtype = name, op_type, dtype

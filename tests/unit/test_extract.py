@@ -105,7 +105,6 @@ def test_an_omitted_optional_output_stays_omitted():
 
 def _view_model(batch):
     """PyTorch's x.view(b, -1): the shape computed by Shape -> Gather -> Concat."""
-    from node_helpers import fixed_model
 
     x = h.make_tensor_value_info("x", T.FLOAT, [batch, 3, 4])
     y = h.make_tensor_value_info("y", T.FLOAT, [batch, 12])

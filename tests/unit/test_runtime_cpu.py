@@ -13,7 +13,7 @@ from onnx import numpy_helper as nh
 import encoder_models
 from runtime_helpers import planned_rewrite
 from tpat.errors import TpatError
-from tpat.graph.partition import PluginStep, Segment, partition
+from tpat.graph.partition import Segment, partition
 from tpat.runtime.check import dim_points
 from tpat.runtime.inputs import index_bounds
 from tpat.runtime.whole_model import check_files

@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 
 # (cause, stage or None for any, pattern in the message): first match wins
 CAUSES: tuple[tuple[str, str | None, str], ...] = (
+    ("random output (no implementation reproduces it)", "case", r"^random output: "),
     ("not a tensor op (sequence, optional, string)", "case", r""),
     ("crashed or hung (worker lost)", "worker", r""),
     ("internal error (bug in tpat)", None, r"^internal error"),
@@ -26,8 +27,10 @@ CAUSES: tuple[tuple[str, str | None, str], ...] = (
     ("TVM lowering failed", "lower", r""),
     ("nvcc failed", "build", r""),
 )
-# causes that put a case beyond any TensorRT plugin: no TensorRT type for its tensors, or not tensors at all
-OUT_OF_REACH = ("dtype without a TensorRT type", "not a tensor op (sequence, optional, string)")
+# causes that put a case beyond any TensorRT plugin: no TensorRT type for its tensors, or not tensors at all; and
+# beyond any implementation: expected outputs that are one draw of numpy's random generator
+OUT_OF_REACH = ("dtype without a TensorRT type", "not a tensor op (sequence, optional, string)",
+                "random output (no implementation reproduces it)")
 DTYPE_NAMES = {"float": "fp32", "float16": "fp16", "bfloat16": "bf16", "double": "fp64", "int8": "int8",
                "uint8": "uint8", "int16": "int16", "uint16": "uint16", "int32": "int32", "uint32": "uint32",
                "int64": "int64", "uint64": "uint64", "bool": "bool"}

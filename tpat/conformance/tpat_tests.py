@@ -35,7 +35,6 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
-import onnx
 from onnx import numpy_helper
 
 HOOK = "__tpat_harness_trt_step__"

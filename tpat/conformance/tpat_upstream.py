@@ -191,7 +191,6 @@ def _bundle(folder: Path, call: dict, work: Path, converted, bundle: Path) -> li
 def _io_bytes(model, graph_inputs, inputs: list[str], outputs: list[str]) -> int:
     """Bytes of the plugin's tensors, from shapes onnx infers (unknown: counted as too large to carry)."""
     import numpy as np
-    import onnx
     from onnx import helper, shape_inference
 
     feeds = dict(zip([vi.name for vi in model.graph.input], graph_inputs))

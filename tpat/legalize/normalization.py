@@ -6,6 +6,9 @@ LpNormalization.
   normalized axes, kept as 1s, in float32 under stash_type 1); with Y alone the stock converter runs unchanged.
 - RMSNormalization: TVM's rms_norm reads the scale with one index per normalized axis and breaks when there are
   several (axis 0 of a 2-D input); written out: x * rsqrt(mean(x^2) + epsilon) * scale.
+- BatchNormalization in training mode: relax's batch_norm updates the running statistics as
+  moving * (1 - momentum) + batch * momentum (PyTorch's convention), ONNX as moving * momentum + batch *
+  (1 - momentum): the stock converter is given 1 - momentum.
 - LpNormalization (no stock converter): x / (sum |x|^p)^(1/p) along the axis, 0 where the norm is 0.
 - GroupNormalization and InstanceNormalization: one `relax.nn.group_norm` in the input's dtype, its affine
   part included (instance norm is group norm with a group per channel). TVM's converters gave InstanceNorm a
@@ -63,6 +66,14 @@ class RMSNormalization(stock.RMSNormalization):
         normed = xs * relax.op.rsqrt(relax.op.mean(xs * xs, axes, keepdims=True) + const(epsilon, xs))
         out = bb.normalize(normed * _stash(scale, stash))
         return relax.op.astype(out, dtype(x)) if dtype(out) != dtype(x) else out
+
+
+class BatchNormalization(stock.BatchNormalization):
+    @classmethod
+    def _impl_v15(cls, bb, inputs, attr, params):
+        if attr.get("training_mode", 0):
+            attr = {**attr, "momentum": 1.0 - float(attr.get("momentum", 0.9))}
+        return super()._impl_v15(bb, inputs, attr, params)
 
 
 class LpNormalization(OnnxOpConverter):
@@ -127,4 +138,4 @@ class InstanceNormalization(stock.InstanceNormalization):
 
 CONVERTERS = {"LayerNormalization": LayerNormalization, "RMSNormalization": RMSNormalization,
               "LpNormalization": LpNormalization, "GroupNormalization": GroupNormalization,
-              "InstanceNormalization": InstanceNormalization}
+              "InstanceNormalization": InstanceNormalization, "BatchNormalization": BatchNormalization}

@@ -14,12 +14,12 @@ import functools
 @functools.lru_cache(maxsize=1)
 def converters() -> dict:
     """op type -> converter class."""
-    from . import (activations, attention, constants, fixes, layout, losses, normalization, quantized, recurrent,
-                   reductions, scan)
+    from . import (activations, attention, constants, convolution, fixes, layout, linalg, losses, ml,
+                   normalization, quantized, recurrent, reductions, scan, spectral, training, vision)
 
     found: dict = {}
-    for module in (activations, attention, constants, fixes, layout, losses, normalization, quantized, recurrent,
-                   reductions, scan):
+    for module in (activations, attention, constants, convolution, fixes, layout, linalg, losses, ml,
+                   normalization, quantized, recurrent, reductions, scan, spectral, training, vision):
         found.update(module.CONVERTERS)
     return found
 

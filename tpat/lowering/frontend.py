@@ -27,15 +27,16 @@ def describe_node(subgraph: onnx.ModelProto) -> str:
 
 def import_onnx(subgraph: onnx.ModelProto, sig: Signature, what: str):
     """Run the relax ONNX frontend on the subgraph with static Shape/Size folded into constants (a relax shape
-    value is no tensor a plugin can output); fix output dtypes TVM gets wrong (OneHot returns float64 for
-    float32)."""
+    value is no tensor a plugin can output) and If of plain tensor branches made a Where (graph/if_branches);
+    fix output dtypes TVM gets wrong (OneHot returns float64 for float32)."""
     from tvm.relax.frontend.onnx import from_onnx
 
+    from ..graph.if_branches import inline_if_branches
     from ..graph.static_values import fold_static_shapes
     from ..legalize.registry import tpat_converters
     from .tvm_errors import describe, raised_by_tpat
 
-    subgraph = fold_static_shapes(subgraph)
+    subgraph = inline_if_branches(fold_static_shapes(subgraph))
     try:
         with tpat_converters():
             mod = from_onnx(subgraph, keep_params_in_input=False, shape_dict=_empty_inputs(subgraph))
