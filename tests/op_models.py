@@ -94,6 +94,18 @@ def gather_elements() -> onnx.ModelProto:
                   [_vi("x", T.FLOAT, [B, 16]), _vi("i", T.INT64, [B, 4])], [_vi("y", T.FLOAT, [B, 4])])
 
 
+def transpose_021() -> onnx.ModelProto:
+    """The innermost axis moves: a shared-memory tile (tpat/schedules/transpose.py), the batch in the grid."""
+    return _model(h.make_node("Transpose", ["x"], ["y"], name="transpose_021", perm=[0, 2, 1]),
+                  [_vi("x", T.FLOAT, [B, 64, 96])], [_vi("y", T.FLOAT, [B, 96, 64])])
+
+
+def transpose_0213_fp16() -> onnx.ModelProto:
+    """The innermost axis stays: rows of 32 halves moved as 16-byte vectors under a dynamic (int64) batch."""
+    return _model(h.make_node("Transpose", ["x"], ["y"], name="transpose_0213", perm=[0, 2, 1, 3]),
+                  [_vi("x", T.FLOAT16, [B, 16, 4, 32])], [_vi("y", T.FLOAT16, [B, 4, 16, 32])])
+
+
 def resize_linear() -> onnx.ModelProto:
     return _model(h.make_node("Resize", ["x", "", "scales"], ["y"], name="resize", mode="linear"),
                   [_vi("x", T.FLOAT, [B, 3, 8, 10])], [_vi("y", T.FLOAT, [B, 3, 16, 20])],
@@ -152,7 +164,9 @@ def layer_norm_long_rows() -> onnx.ModelProto:
 EXTRA_OPS: dict[str, Callable[[], onnx.ModelProto]] = {"Softmax_fp16": softmax_fp16, "Softmax_bf16": softmax_bf16,
                                                       "ScatterND_add": scatter_nd_add, "Erf_fp16": erf_fp16,
                                                       "LayerNormalization_768": layer_norm_long_rows,
-                                                      "GatherElements": gather_elements}
+                                                      "GatherElements": gather_elements,
+                                                      "Transpose_021": transpose_021,
+                                                      "Transpose_0213_fp16": transpose_0213_fp16}
 
 
 def layer_norm_bert_rows(elem=T.FLOAT16) -> onnx.ModelProto:

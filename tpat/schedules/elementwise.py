@@ -137,9 +137,19 @@ def _vector_types_exist(block, lanes: int) -> bool:
     import tvm_ffi
     from tvm.ir import Expr
 
+    from tvm import tirx
+    from tvm.ir import TensorLoad
+
+    if lanes <= 4:
+        return True
+    # a load's indices are not vectorised values (a vector load is addressed by its first element, whatever the
+    # index type): each load counts as a value of its own type, so 64-bit index math (a dynamic dim's int64 shape)
+    # does not keep a half-precision copy at 2-byte loads
+    stored = getattr(block.body, "value", block.body)  # the stored value, not the store's own indices
+    value = tvm_ffi.structural_map(stored, (TensorLoad, lambda load: tirx.Var("load", load.ty)))
     exprs = []
-    tvm_ffi.structural_walk(block.body, (Expr, exprs.append))
-    return all(lanes <= 4 or "64" not in str(getattr(e, "ty", "")) for e in exprs)
+    tvm_ffi.structural_walk(value, (Expr, exprs.append))
+    return all("64" not in str(getattr(e, "ty", "")) for e in exprs)
 
 
 def _loads_are_vectors(block, lanes: int) -> bool:
@@ -162,12 +172,13 @@ def _loads_are_vectors(block, lanes: int) -> bool:
 
     for load in loads:
         shape = list(load.source.shape)
-        if not all(isinstance(d, tirx.IntImm) for d in shape) or len(load.indices) != len(shape):
+        if len(load.indices) != len(shape):
             return False
-        offset, stride = tirx.const(0, column.ty), 1
+        # strides may be symbolic (a dynamic dim): the modular set of the start then keeps their constant factors
+        offset, stride = tirx.const(0, column.ty), tirx.const(1, column.ty)
         for index, dim in zip(reversed(list(load.indices)), reversed(shape)):
             offset = offset + tirx.Cast(column.ty, index) * stride
-            stride *= dim.value
+            stride = stride * tirx.Cast(column.ty, dim)
         step = analyzer.simplify(substitute(offset, column + 1) - offset)
         if isinstance(step, tirx.IntImm) and step.value == 0:
             continue  # the same for every element of the vector (GatherND's indices)

@@ -1,0 +1,42 @@
+"""Data movement kernels (tpat/schedules/transpose.py, the copy paths of tpat/schedules/elementwise.py): which
+kernels they produce, read from the plan and the CUDA source. Their numbers are checked on a GPU against
+onnxruntime (tests/gpu, op_models.EXTRA_OPS) and their speed by benchmarks/ (issue 15)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from onnx import TensorProto as T
+from onnx import helper as h
+
+import op_models
+from node_helpers import fixed_model, kernel_bodies, lower_node
+
+
+def _plain_transpose(perm, in_shape, elem=T.FLOAT):
+    out_shape = [in_shape[p] for p in perm]
+    return fixed_model(h.make_node("Transpose", ["x"], ["y"], name="tr", perm=list(perm)),
+                       [h.make_tensor_value_info("x", elem, in_shape)], [h.make_tensor_value_info("y", elem, out_shape)])
+
+
+@pytest.mark.parametrize("model", [op_models.transpose_021, lambda: _plain_transpose((0, 3, 1, 2), (2, 8, 32, 64)),
+                                   lambda: _plain_transpose((1, 0), (64, 96), T.FLOAT16)])
+def test_a_transpose_moving_the_innermost_axis_goes_through_a_padded_shared_tile(model):
+    """Reads along the input's rows into shared memory, writes along the output's rows: a warp's 32 loads were
+    strided by the input's row (75.7 us for (64,512,512) on an H200, 2.2x torch.compile)."""
+    _, low = lower_node(model())
+    (k,) = low.launch_plan.kernels
+    assert k.block == (256, 1, 1)
+    body = kernel_bodies(low.cuda_source)
+    assert re.search(r"__shared__ alignas\(\d+\) \w+ in0_shared_ptr\[1056\];", body), "a 32 x (32 + 1) tile"
+    assert body.count("__syncthreads()") == 1
+    assert len(re.findall(r"in0_shared_ptr\[[^\]]*\] = in0_ptr\[", body)) == 4, "4 coalesced loads a thread"
+
+
+def test_a_half_precision_copy_under_a_dynamic_batch_loads_16_byte_vectors():
+    """The (batch,128,12,64) -> (batch,12,128,64) fp16 transpose loaded halves one by one (its int64 index math
+    under a dynamic batch was taken for 64-bit values without a CUDA vector type): 18.2 us against 12.5."""
+    _, low = lower_node(op_models.transpose_0213_fp16())
+    body = kernel_bodies(low.cuda_source)
+    assert "*(uint4*)(in0_ptr + " in body and re.search(r"\*\(uint4\*\)\(T_transpose_ptr \+ ", body)
