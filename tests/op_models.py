@@ -106,6 +106,25 @@ def transpose_0213_fp16() -> onnx.ModelProto:
                   [_vi("x", T.FLOAT16, [B, 16, 4, 32])], [_vi("y", T.FLOAT16, [B, 4, 16, 32])])
 
 
+def split3() -> onnx.ModelProto:
+    """Three outputs, one kernel each, every one moving 16-byte vectors (a function of several blocks)."""
+    return _model(h.make_node("Split", ["x"], ["a", "b", "c"], name="split3", axis=-1, num_outputs=3),
+                  [_vi("x", T.FLOAT, [B, 4, 96])], [_vi(n, T.FLOAT, [B, 4, 32]) for n in "abc"], opset=18)
+
+
+def concat3_fp16() -> onnx.ModelProto:
+    """Inputs 16 halves wide (a multiple of the 8-half vector): each vector from one input, one branch."""
+    return _model(h.make_node("Concat", ["a", "b", "c"], ["y"], name="concat3", axis=-1),
+                  [_vi(n, T.FLOAT16, [B, 4, 16]) for n in "abc"], [_vi("y", T.FLOAT16, [B, 4, 48])])
+
+
+def max_pool_fp16() -> onnx.ModelProto:
+    """3x3, stride 2, pad 1: the window accumulated in a register (tpat/schedules/window.py)."""
+    return _model(h.make_node("MaxPool", ["x"], ["y"], name="max_pool", kernel_shape=[3, 3], strides=[2, 2],
+                              pads=[1, 1, 1, 1]),
+                  [_vi("x", T.FLOAT16, [B, 4, 14, 14])], [_vi("y", T.FLOAT16, [B, 4, 7, 7])])
+
+
 def resize_linear() -> onnx.ModelProto:
     return _model(h.make_node("Resize", ["x", "", "scales"], ["y"], name="resize", mode="linear"),
                   [_vi("x", T.FLOAT, [B, 3, 8, 10])], [_vi("y", T.FLOAT, [B, 3, 16, 20])],
@@ -166,7 +185,9 @@ EXTRA_OPS: dict[str, Callable[[], onnx.ModelProto]] = {"Softmax_fp16": softmax_f
                                                       "LayerNormalization_768": layer_norm_long_rows,
                                                       "GatherElements": gather_elements,
                                                       "Transpose_021": transpose_021,
-                                                      "Transpose_0213_fp16": transpose_0213_fp16}
+                                                      "Transpose_0213_fp16": transpose_0213_fp16,
+                                                      "Split3": split3, "Concat3_fp16": concat3_fp16,
+                                                      "MaxPool_fp16": max_pool_fp16}
 
 
 def layer_norm_bert_rows(elem=T.FLOAT16) -> onnx.ModelProto:
