@@ -125,6 +125,13 @@ def max_pool_fp16() -> onnx.ModelProto:
                   [_vi("x", T.FLOAT16, [B, 4, 14, 14])], [_vi("y", T.FLOAT16, [B, 4, 7, 7])])
 
 
+def topk() -> onnx.ModelProto:
+    """k=4 of rows of 300 (not a multiple of the warp's 32 lanes): a warp per row, lanes merged by shuffles."""
+    return _model(h.make_node("TopK", ["x", "k"], ["values", "indices"], name="topk", axis=-1),
+                  [_vi("x", T.FLOAT, [B, 300])], [_vi("values", T.FLOAT, [B, 4]), _vi("indices", T.INT64, [B, 4])],
+                  [nh.from_array(np.array([4], np.int64), "k")])
+
+
 def resize_linear() -> onnx.ModelProto:
     return _model(h.make_node("Resize", ["x", "", "scales"], ["y"], name="resize", mode="linear"),
                   [_vi("x", T.FLOAT, [B, 3, 8, 10])], [_vi("y", T.FLOAT, [B, 3, 16, 20])],
@@ -187,7 +194,7 @@ EXTRA_OPS: dict[str, Callable[[], onnx.ModelProto]] = {"Softmax_fp16": softmax_f
                                                       "Transpose_021": transpose_021,
                                                       "Transpose_0213_fp16": transpose_0213_fp16,
                                                       "Split3": split3, "Concat3_fp16": concat3_fp16,
-                                                      "MaxPool_fp16": max_pool_fp16}
+                                                      "MaxPool_fp16": max_pool_fp16, "TopK_4": topk}
 
 
 def layer_norm_bert_rows(elem=T.FLOAT16) -> onnx.ModelProto:

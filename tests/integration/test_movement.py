@@ -66,3 +66,34 @@ def test_a_max_pool_accumulates_its_window_in_a_register_and_stores_once():
     body = kernel_bodies(low.cuda_source)
     assert "pool_max_local_ptr[1]" in body
     assert len(re.findall(r"pool_max_ptr\[[^\]]*\] =", body)) == 1, "one store of the result"
+
+
+@pytest.mark.parametrize("largest", [True, False])
+def test_topk_rows_match_numpy_with_ties_in_index_order(largest):
+    """tpat's TopK kernel compiled for the CPU (LLVM: one serial "lane" a row) and run: values best first, equal
+    values in index order (ONNX's rule); the GPU's warp merge is checked by tests/gpu (op_models.EXTRA_OPS)."""
+    import numpy as np
+    import tvm
+    from tvm import te
+
+    from tpat.schedules.topk import topk_rows
+
+    rng = np.random.default_rng(0)
+    a = rng.integers(-20, 20, size=(6, 300)).astype(np.float32)  # many ties
+    x = te.placeholder(a.shape, "float32", name="x")
+    values, indices = topk_rows(x, 8, largest, "int64", gpu=False)
+    ex = tvm.compile(tvm.IRModule({"main": te.create_prim_func([x, values, indices])}), target="llvm")
+    out_v = tvm.runtime.empty((6, 8), "float32", tvm.cpu())
+    out_i = tvm.runtime.empty((6, 8), "int64", tvm.cpu())
+    ex["main"](tvm.runtime.tensor(a, tvm.cpu()), out_v, out_i)
+    order = np.argsort(-a if largest else a, axis=1, kind="stable")[:, :8]
+    np.testing.assert_array_equal(out_i.numpy(), order)
+    np.testing.assert_array_equal(out_v.numpy(), np.take_along_axis(a, order, axis=1))
+
+
+def test_topk_with_a_small_k_is_one_kernel_of_a_warp_per_row():
+    """TVM's TopK sorted each row completely through global temporaries: 8 kernels for k=8 of 1000."""
+    _, low = lower_node(op_models.topk())
+    (k,) = low.launch_plan.kernels
+    assert k.block == (256, 1, 1) and low.launch_plan.workspace == 0
+    assert "__shfl_xor_sync" in kernel_bodies(low.cuda_source)

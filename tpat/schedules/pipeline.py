@@ -31,8 +31,9 @@ def fused_passes(target) -> list:
     from .gather_pattern import mark_gathers_injective
     from .row_pattern import mark_row_reductions_fusible
     from .shape_lookup import fold_static_dim_lookups
+    from .sort_scan import dispatch_sort_scan
 
-    return list(cuda_pipeline.library_dispatch_passes(target)) + [
+    return [dispatch_sort_scan()] + list(cuda_pipeline.library_dispatch_passes(target)) + [
         fold_static_dim_lookups(), relax.transform.LegalizeOps(customize_legalize_map=legalize_map()),
         relax.transform.AnnotateTIROpPattern(), mark_gathers_injective(), mark_row_reductions_fusible(),
         relax.transform.FoldConstant(),
