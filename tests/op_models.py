@@ -132,6 +132,13 @@ def topk() -> onnx.ModelProto:
                   [nh.from_array(np.array([4], np.int64), "k")])
 
 
+def cumsum() -> onnx.ModelProto:
+    """Rows of 1500: a block per row over two tiles of 1024 and a ragged end."""
+    return _model(h.make_node("CumSum", ["x", "axis"], ["y"], name="cumsum"),
+                  [_vi("x", T.FLOAT, [B, 1500])], [_vi("y", T.FLOAT, [B, 1500])],
+                  [nh.from_array(np.array(1, np.int64), "axis")])
+
+
 def resize_linear() -> onnx.ModelProto:
     return _model(h.make_node("Resize", ["x", "", "scales"], ["y"], name="resize", mode="linear"),
                   [_vi("x", T.FLOAT, [B, 3, 8, 10])], [_vi("y", T.FLOAT, [B, 3, 16, 20])],
@@ -194,7 +201,8 @@ EXTRA_OPS: dict[str, Callable[[], onnx.ModelProto]] = {"Softmax_fp16": softmax_f
                                                       "Transpose_021": transpose_021,
                                                       "Transpose_0213_fp16": transpose_0213_fp16,
                                                       "Split3": split3, "Concat3_fp16": concat3_fp16,
-                                                      "MaxPool_fp16": max_pool_fp16, "TopK_4": topk}
+                                                      "MaxPool_fp16": max_pool_fp16, "TopK_4": topk,
+                                                      "CumSum": cumsum}
 
 
 def layer_norm_bert_rows(elem=T.FLOAT16) -> onnx.ModelProto:

@@ -97,3 +97,29 @@ def test_topk_with_a_small_k_is_one_kernel_of_a_warp_per_row():
     (k,) = low.launch_plan.kernels
     assert k.block == (256, 1, 1) and low.launch_plan.workspace == 0
     assert "__shfl_xor_sync" in kernel_bodies(low.cuda_source)
+
+
+def test_cumsum_rows_match_numpy_across_tiles_and_a_ragged_end():
+    """tpat's CumSum kernel compiled for the CPU (LLVM: a row one thread, tiles of 4) and run; the GPU's warp and
+    block scans are checked by tests/gpu (op_models.EXTRA_OPS)."""
+    import numpy as np
+    import tvm
+    from tvm import te
+
+    from tpat.schedules.cumsum import cumsum_rows
+
+    a = np.random.default_rng(1).standard_normal((3, 2, 37)).astype(np.float32)
+    x = te.placeholder(a.shape, "float32", name="x")
+    ex = tvm.compile(tvm.IRModule({"main": te.create_prim_func([x, cumsum_rows(x, gpu=False)])}), target="llvm")
+    out = tvm.runtime.empty(a.shape, "float32", tvm.cpu())
+    ex["main"](tvm.runtime.tensor(a, tvm.cpu()), out)
+    np.testing.assert_allclose(out.numpy(), np.cumsum(a, axis=-1), rtol=1e-5, atol=1e-5)
+
+
+def test_cumsum_over_the_last_axis_is_one_kernel_of_a_block_per_row():
+    """TVM's CumSum ran three kernels (block sums, their scan, a second read to add them) and a global
+    temporary; the row is now read once and written once."""
+    _, low = lower_node(op_models.cumsum())
+    (k,) = low.launch_plan.kernels
+    assert k.block == (256, 1, 1) and low.launch_plan.workspace == 0
+    assert "__shfl_up_sync" in kernel_bodies(low.cuda_source)

@@ -2,7 +2,7 @@
 
 TVM's CUDA pipeline turns relax.topk (and cumsum, sort) into its GPU library kernels before legalization, so a
 `legalize_map` entry never sees them: this pass runs first and replaces the calls tpat has a kernel for (TopK
-with a small k: `topk.py`); the rest pass on to TVM's dispatcher unchanged.
+with a small k: `topk.py`; CumSum along the last axis: `cumsum.py`); the rest pass on to TVM's dispatcher unchanged.
 """
 
 from __future__ import annotations
@@ -13,14 +13,17 @@ def dispatch_sort_scan():
     import tvm
     from tvm import relax
 
+    from .cumsum import cumsum_call
     from .topk import topk_call
+
+    replacements = {"relax.topk": topk_call, "relax.cumsum": cumsum_call}
 
     @relax.expr_functor.mutator
     class Dispatcher(relax.PyExprMutator):
         def visit_call_(self, call):
             call = super().visit_call_(call)
-            if isinstance(call.op, tvm.ir.Op) and call.op.name == "relax.topk":
-                replaced = topk_call(self.builder_, call)
+            if isinstance(call.op, tvm.ir.Op) and call.op.name in replacements:
+                replaced = replacements[call.op.name](self.builder_, call)
                 if replaced is not None:
                     return replaced
             return call
