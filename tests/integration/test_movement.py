@@ -123,3 +123,21 @@ def test_cumsum_over_the_last_axis_is_one_kernel_of_a_block_per_row():
     (k,) = low.launch_plan.kernels
     assert k.block == (256, 1, 1) and low.launch_plan.workspace == 0
     assert "__shfl_up_sync" in kernel_bodies(low.cuda_source)
+
+
+@pytest.mark.parametrize("reduction", ["max", "min"])
+def test_a_float_max_or_min_scatter_is_one_integer_atomic_on_the_bits(reduction):
+    """A compare-and-swap loop (a load, then a CAS retried on every collision) made ScatterND max (64,4096,64)
+    fp32 88 us on an H200, against 65 for the native atomicAdd of its add twin."""
+    model = fixed_model(h.make_node("ScatterND", ["d", "i", "u"], ["y"], name="sc", reduction=reduction),
+                        [h.make_tensor_value_info("d", T.FLOAT, (4, 64, 8)),
+                         h.make_tensor_value_info("i", T.INT64, (4, 16, 2)),
+                         h.make_tensor_value_info("u", T.FLOAT, (4, 16, 8))],
+                        [h.make_tensor_value_info("y", T.FLOAT, (4, 64, 8))], opset=18)
+    _, low = lower_node(model)
+    src = low.cuda_source
+    helper = src[src.index(f"float tpat_atomic_{reduction}(float* address"):]
+    helper = helper[:helper.index("\n}")]
+    assert "atomicCAS" not in helper and "tpat_atomic_cas" not in helper
+    assert "reinterpret_cast<int*>(address)" in helper and "reinterpret_cast<unsigned int*>(address)" in helper
+    assert f"tpat_atomic_{reduction}((&" in kernel_bodies(src)
