@@ -54,6 +54,14 @@ def one_hot() -> onnx.ModelProto:
                                                                                  "values")])
 
 
+def one_hot_fp16() -> onnx.ModelProto:
+    """Half output: 8 lanes a vector, computed as two halves of 4 (its int64 comparison has no 8-lane type)."""
+    return _model(h.make_node("OneHot", ["idx", "depth", "values"], ["y"], name="onehot_fp16", axis=-1),
+                  [_vi("idx", T.INT64, [B, 13])], [_vi("y", T.FLOAT16, [B, 13, 16])],
+                  [nh.from_array(np.array(16, np.int64), "depth"), nh.from_array(np.array([0.0, 1.0], np.float16),
+                                                                                 "values")])
+
+
 def gather_nd() -> onnx.ModelProto:
     return _model(h.make_node("GatherND", ["data", "indices"], ["y"], name="gather_nd", batch_dims=1),
                   [_vi("data", T.FLOAT, [B, 16, 8]), _vi("indices", T.INT64, [B, 5, 1])],
@@ -202,7 +210,7 @@ EXTRA_OPS: dict[str, Callable[[], onnx.ModelProto]] = {"Softmax_fp16": softmax_f
                                                       "Transpose_0213_fp16": transpose_0213_fp16,
                                                       "Split3": split3, "Concat3_fp16": concat3_fp16,
                                                       "MaxPool_fp16": max_pool_fp16, "TopK_4": topk,
-                                                      "CumSum": cumsum}
+                                                      "CumSum": cumsum, "OneHot_fp16": one_hot_fp16}
 
 
 def layer_norm_bert_rows(elem=T.FLOAT16) -> onnx.ModelProto:

@@ -141,3 +141,11 @@ def test_a_float_max_or_min_scatter_is_one_integer_atomic_on_the_bits(reduction)
     assert "atomicCAS" not in helper and "tpat_atomic_cas" not in helper
     assert "reinterpret_cast<int*>(address)" in helper and "reinterpret_cast<unsigned int*>(address)" in helper
     assert f"tpat_atomic_{reduction}((&" in kernel_bodies(src)
+
+
+def test_a_half_precision_one_hot_computes_in_two_vectors_of_4():
+    """8 halves a vector compare int64 indices (no 8-lane 64-bit CUDA type): each element was computed alone, the
+    index reloaded and tested for each; now two 4-lane vectors fill the 16-byte store."""
+    _, low = lower_node(op_models.one_hot_fp16())
+    body = kernel_bodies(low.cuda_source)
+    assert body.count("longlong4 v_") >= 1 and "*(half4*)(" in body and "*(uint4*)(" in body

@@ -150,8 +150,16 @@ def _gather_vectors(sch, block, lanes: int) -> None:
     slice in 16-byte loads); unrolled otherwise (Resize's taps), so the compiler can still share what the elements
     have in common."""
     elements = sch.get_loops(block)[-1]  # under threadIdx: this loop, after unit loops of the row
-    loops = sch.split(elements, [None, lanes]) if sch.get(elements).extent.value > lanes else [elements]
-    if _loads_are_vectors(sch.get(block), lanes) and _vector_types_exist(sch.get(block), lanes):
+    # the widest vector whose values all have CUDA types: an fp16 OneHot's 8 lanes compare int64 (no longlong8),
+    # so it computes two halves of 4 (still one 16-byte store)
+    width = next((w for w in (lanes, 4) if w <= lanes and _vector_types_exist(sch.get(block), w)), None)
+    if width is None or not _loads_are_vectors(sch.get(block), width):
+        width = lanes
+        vector = False
+    else:
+        vector = True
+    loops = sch.split(elements, [None, width]) if sch.get(elements).extent.value > width else [elements]
+    if vector:
         sch.vectorize(loops[-1])
         loops = loops[:-1]
     for loop in loops:
