@@ -108,6 +108,12 @@ def transpose_021() -> onnx.ModelProto:
                   [_vi("x", T.FLOAT, [B, 64, 96])], [_vi("y", T.FLOAT, [B, 96, 64])])
 
 
+def transpose_ragged() -> onnx.ModelProto:
+    """(batch, 48, 40) -> (batch, 40, 48): tiles of 32 with guarded ragged last tiles on both axes."""
+    return _model(h.make_node("Transpose", ["x"], ["y"], name="transpose_ragged", perm=[0, 2, 1]),
+                  [_vi("x", T.FLOAT, [B, 48, 40])], [_vi("y", T.FLOAT, [B, 40, 48])])
+
+
 def transpose_0213_fp16() -> onnx.ModelProto:
     """The innermost axis stays: rows of 32 halves moved as 16-byte vectors under a dynamic (int64) batch."""
     return _model(h.make_node("Transpose", ["x"], ["y"], name="transpose_0213", perm=[0, 2, 1, 3]),
@@ -208,6 +214,7 @@ EXTRA_OPS: dict[str, Callable[[], onnx.ModelProto]] = {"Softmax_fp16": softmax_f
                                                       "GatherElements": gather_elements,
                                                       "Transpose_021": transpose_021,
                                                       "Transpose_0213_fp16": transpose_0213_fp16,
+                                                      "Transpose_ragged": transpose_ragged,
                                                       "Split3": split3, "Concat3_fp16": concat3_fp16,
                                                       "MaxPool_fp16": max_pool_fp16, "TopK_4": topk,
                                                       "CumSum": cumsum, "OneHot_fp16": one_hot_fp16}

@@ -11,8 +11,8 @@ the column-wise reads of shared memory do not all fall in one bank.
 
 Applies to a function that is one injective block after inlining, writing its output at its block vars, with one
 operand read at a permutation of those vars whose last index is not the last var (the innermost axis moves), and
-the two tiled extents (the output's innermost axis and the one the input's innermost axis becomes) constant
-multiples of the tile. Anything else (a batch axis, symbolic or not) is fused into the grid. Other operands (a
+the two tiled extents (the output's innermost axis and the one the input's innermost axis becomes) constants of
+at least a tile (a ragged last tile is guarded: TVM predicates its loads and stores). Anything else (a batch axis, symbolic or not) is fused into the grid. Other operands (a
 fused scale, a broadcast) are read at the output's index, as the store side's threads run in output order.
 """
 
@@ -50,7 +50,7 @@ class TiledTranspose(GPUScheduleRule):
                                                   for b, loop in zip(bindings, loops)):
             return None  # block vars not one loop each, in order
         extents = [sch.get(loop).extent for loop in loops]
-        if not all(isinstance(extents[i], IntImm) and extents[i].value % TILE == 0 for i in (source_axis, -1)):
+        if not all(isinstance(extents[i], IntImm) and extents[i].value >= TILE for i in (source_axis, -1)):
             return None
         # output loops (.., q, .., j): q is the axis the input's innermost axis becomes, j the output's innermost
         q_outer, q_inner = sch.split(loops[source_axis], [None, TILE])
