@@ -133,7 +133,7 @@ def concat3_fp16() -> onnx.ModelProto:
 
 
 def max_pool_fp16() -> onnx.ModelProto:
-    """3x3, stride 2, pad 1: the window accumulated in a register (tpat/schedules/window.py)."""
+    """3x3, stride 2, pad 1, half precision: the row rule's small-window path (a thread per output)."""
     return _model(h.make_node("MaxPool", ["x"], ["y"], name="max_pool", kernel_shape=[3, 3], strides=[2, 2],
                               pads=[1, 1, 1, 1]),
                   [_vi("x", T.FLOAT16, [B, 4, 14, 14])], [_vi("y", T.FLOAT16, [B, 4, 7, 7])])

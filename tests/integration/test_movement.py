@@ -60,15 +60,6 @@ def test_a_concat_loads_each_vector_from_one_input_behind_one_branch():
     assert all(re.search(rf"condval(_\d+)? = \*\(uint4\*\)\(in{i}_ptr \+ ", body) for i in range(3))
 
 
-def test_a_max_pool_accumulates_its_window_in_a_register_and_stores_once():
-    """The row rule accumulated the 9 taps in the output in global memory: fp16 MaxPool (32,64,112,112) took
-    38.3 us on an H200, as long as fp32 (torch.compile 27.3)."""
-    _, low = lower_node(op_models.max_pool_fp16())
-    body = kernel_bodies(low.cuda_source)
-    assert "pool_max_local_ptr[1]" in body
-    assert len(re.findall(r"pool_max_ptr\[[^\]]*\] =", body)) == 1, "one store of the result"
-
-
 @pytest.mark.parametrize("largest", [True, False])
 def test_topk_rows_match_numpy_with_ties_in_index_order(largest):
     """tpat's TopK kernel compiled for the CPU (LLVM: one serial "lane" a row) and run: values best first, equal

@@ -50,9 +50,8 @@ def default_schedules(dim_max: dict[str, int] | None = None):
     from .reduction import RowReduce
     from .row_reduction import ShortRowReduction
     from .transpose import TiledTranspose
-    from .window import WindowReduction
 
-    rules = [dl.gpu.Matmul(), WindowReduction(), RowReduce(dim_max), dl.gpu.GEMV(), dl.gpu.Reduction(), ShortRowReduction(dim_max),
+    rules = [dl.gpu.Matmul(), RowReduce(dim_max), dl.gpu.GEMV(), dl.gpu.Reduction(), ShortRowReduction(dim_max),
              dl.gpu.GeneralReduction(), TiledTranspose(), VectorizedElementwise(dim_max), dl.gpu.Fallback()]
     return dl.ApplyDefaultSchedule(*(_logged(rule, declines=type(rule).__module__.startswith("tvm."))
                                      for rule in rules))
