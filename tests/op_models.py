@@ -54,6 +54,14 @@ def one_hot() -> onnx.ModelProto:
                                                                                  "values")])
 
 
+def one_hot_fp16() -> onnx.ModelProto:
+    """Half output: 8 lanes a vector, computed as two halves of 4 (its int64 comparison has no 8-lane type)."""
+    return _model(h.make_node("OneHot", ["idx", "depth", "values"], ["y"], name="onehot_fp16", axis=-1),
+                  [_vi("idx", T.INT64, [B, 13])], [_vi("y", T.FLOAT16, [B, 13, 16])],
+                  [nh.from_array(np.array(16, np.int64), "depth"), nh.from_array(np.array([0.0, 1.0], np.float16),
+                                                                                 "values")])
+
+
 def gather_nd() -> onnx.ModelProto:
     return _model(h.make_node("GatherND", ["data", "indices"], ["y"], name="gather_nd", batch_dims=1),
                   [_vi("data", T.FLOAT, [B, 16, 8]), _vi("indices", T.INT64, [B, 5, 1])],
@@ -92,6 +100,57 @@ def gather_elements() -> onnx.ModelProto:
     argument batch has no known storage")."""
     return _model(h.make_node("GatherElements", ["x", "i"], ["y"], name="gather_el", axis=1),
                   [_vi("x", T.FLOAT, [B, 16]), _vi("i", T.INT64, [B, 4])], [_vi("y", T.FLOAT, [B, 4])])
+
+
+def transpose_021() -> onnx.ModelProto:
+    """The innermost axis moves: a shared-memory tile (tpat/schedules/transpose.py), the batch in the grid."""
+    return _model(h.make_node("Transpose", ["x"], ["y"], name="transpose_021", perm=[0, 2, 1]),
+                  [_vi("x", T.FLOAT, [B, 64, 96])], [_vi("y", T.FLOAT, [B, 96, 64])])
+
+
+def transpose_ragged() -> onnx.ModelProto:
+    """(batch, 48, 40) -> (batch, 40, 48): tiles of 32 with guarded ragged last tiles on both axes."""
+    return _model(h.make_node("Transpose", ["x"], ["y"], name="transpose_ragged", perm=[0, 2, 1]),
+                  [_vi("x", T.FLOAT, [B, 48, 40])], [_vi("y", T.FLOAT, [B, 40, 48])])
+
+
+def transpose_0213_fp16() -> onnx.ModelProto:
+    """The innermost axis stays: rows of 32 halves moved as 16-byte vectors under a dynamic (int64) batch."""
+    return _model(h.make_node("Transpose", ["x"], ["y"], name="transpose_0213", perm=[0, 2, 1, 3]),
+                  [_vi("x", T.FLOAT16, [B, 16, 4, 32])], [_vi("y", T.FLOAT16, [B, 4, 16, 32])])
+
+
+def split3() -> onnx.ModelProto:
+    """Three outputs, one kernel each, every one moving 16-byte vectors (a function of several blocks)."""
+    return _model(h.make_node("Split", ["x"], ["a", "b", "c"], name="split3", axis=-1, num_outputs=3),
+                  [_vi("x", T.FLOAT, [B, 4, 96])], [_vi(n, T.FLOAT, [B, 4, 32]) for n in "abc"], opset=18)
+
+
+def concat3_fp16() -> onnx.ModelProto:
+    """Inputs 16 halves wide (a multiple of the 8-half vector): each vector from one input, one branch."""
+    return _model(h.make_node("Concat", ["a", "b", "c"], ["y"], name="concat3", axis=-1),
+                  [_vi(n, T.FLOAT16, [B, 4, 16]) for n in "abc"], [_vi("y", T.FLOAT16, [B, 4, 48])])
+
+
+def max_pool_fp16() -> onnx.ModelProto:
+    """3x3, stride 2, pad 1, half precision: the row rule's small-window path (a thread per output)."""
+    return _model(h.make_node("MaxPool", ["x"], ["y"], name="max_pool", kernel_shape=[3, 3], strides=[2, 2],
+                              pads=[1, 1, 1, 1]),
+                  [_vi("x", T.FLOAT16, [B, 4, 14, 14])], [_vi("y", T.FLOAT16, [B, 4, 7, 7])])
+
+
+def topk() -> onnx.ModelProto:
+    """k=4 of rows of 300 (not a multiple of the warp's 32 lanes): a warp per row, lanes merged by shuffles."""
+    return _model(h.make_node("TopK", ["x", "k"], ["values", "indices"], name="topk", axis=-1),
+                  [_vi("x", T.FLOAT, [B, 300])], [_vi("values", T.FLOAT, [B, 4]), _vi("indices", T.INT64, [B, 4])],
+                  [nh.from_array(np.array([4], np.int64), "k")])
+
+
+def cumsum() -> onnx.ModelProto:
+    """Rows of 1500: a block per row over two tiles of 1024 and a ragged end."""
+    return _model(h.make_node("CumSum", ["x", "axis"], ["y"], name="cumsum"),
+                  [_vi("x", T.FLOAT, [B, 1500])], [_vi("y", T.FLOAT, [B, 1500])],
+                  [nh.from_array(np.array(1, np.int64), "axis")])
 
 
 def resize_linear() -> onnx.ModelProto:
@@ -152,7 +211,13 @@ def layer_norm_long_rows() -> onnx.ModelProto:
 EXTRA_OPS: dict[str, Callable[[], onnx.ModelProto]] = {"Softmax_fp16": softmax_fp16, "Softmax_bf16": softmax_bf16,
                                                       "ScatterND_add": scatter_nd_add, "Erf_fp16": erf_fp16,
                                                       "LayerNormalization_768": layer_norm_long_rows,
-                                                      "GatherElements": gather_elements}
+                                                      "GatherElements": gather_elements,
+                                                      "Transpose_021": transpose_021,
+                                                      "Transpose_0213_fp16": transpose_0213_fp16,
+                                                      "Transpose_ragged": transpose_ragged,
+                                                      "Split3": split3, "Concat3_fp16": concat3_fp16,
+                                                      "MaxPool_fp16": max_pool_fp16, "TopK_4": topk,
+                                                      "CumSum": cumsum, "OneHot_fp16": one_hot_fp16}
 
 
 def layer_norm_bert_rows(elem=T.FLOAT16) -> onnx.ModelProto:

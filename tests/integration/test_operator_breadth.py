@@ -77,8 +77,9 @@ def test_cumsum_reads_its_reshape_views(name, tmp_path):
 
 
 def test_a_host_loop_of_kernel_launches_is_unrolled_at_static_shapes(tmp_path):
-    """CumSum over rows longer than 256 launches its up/down sweeps in host loops; at static shapes the trip
-    count is a number and the plan holds each round's launch."""
+    """TVM's TopK merges sorted runs in a host loop of launches; at static shapes the trip count is a number and
+    the plan holds each round's launch. (k = 64: above the k of tpat's warp-per-row TopK, tpat/schedules/topk.py;
+    this used CumSum, whose float rows are now tpat's one-kernel scan.)"""
     import numpy as np
     from node_helpers import extract_node, fixed_model
     from onnx import TensorProto as T
@@ -87,14 +88,13 @@ def test_a_host_loop_of_kernel_launches_is_unrolled_at_static_shapes(tmp_path):
 
     from tpat.stages.lower import lower
 
-    node = h.make_node("CumSum", ["x", "axis"], ["y"], name="cs")
+    node = h.make_node("TopK", ["x", "k"], ["v", "i"], name="tk", axis=-1)
     model = fixed_model(node, [h.make_tensor_value_info("x", T.FLOAT, [2, 1000])],
-                        [h.make_tensor_value_info("y", T.FLOAT, [2, 1000])],
-                        [nh.from_array(np.array(1, np.int64), "axis")], opset=14)
+                        [h.make_tensor_value_info("v", T.FLOAT, [2, 64]), h.make_tensor_value_info("i", T.INT64, [2, 64])],
+                        [nh.from_array(np.array([64], np.int64), "k")])
     ex = extract_node(model, {})
     kernels = [k.name for k in lower(ex.subgraph, ex.signature).launch_plan.kernels]
-    assert kernels == ["gpu_2d_continuous_cumsum_kernel", "gpu_2d_continuous_cumsum_kernel_1",
-                       "gpu_2d_continuous_cumsum_kernel_3"]
+    assert kernels.count("topk_kernel_2") == 3, kernels
 
 
 @pytest.mark.parametrize("name", ["test_einsum_batch_matmul", "test_reduce_log_sum_exp_keepdims_random"])

@@ -5,9 +5,11 @@ A scatter with a reduction gets one GPU thread per update (`scatter_nd.py`, `sca
 hit one element (duplicate indices: a GNN aggregating tens of thousands of messages onto a few thousand nodes) must
 combine atomically. `add` on fp32/fp16/bf16/fp64/int32 is TVM's own `atomicAdd` intrinsic; everything else calls
 `tpat_atomic_<op>` (templates/_atomics.cuh.j2, inserted by `tpat/lowering/cuda_helpers.py`): native `atomicMax`/
-`atomicMin` for int32/int64, `atomicAdd` on `unsigned long long` for int64 add, and a compare-and-swap loop on the
-element's bits for mul, and for min/max of floats (which stores nothing where the update does not win). 16-bit
-elements need `atomicCAS` on `unsigned short` (sm_70 and newer).
+`atomicMin` for int32/int64, `atomicAdd` on `unsigned long long` for int64 add, one integer `atomicMax`/`atomicMin`
+on the bits for min/max of fp32/fp64 (the sign of the update picks signed or unsigned order: no retry loop; the
+compare-and-swap loop it replaced made ScatterND max (64,4096,64) 88 us on an H200 against 65 for add), and a
+compare-and-swap loop on the element's bits for mul, and for min/max of 16-bit floats (which stores nothing where
+the update does not win). 16-bit elements need `atomicCAS` on `unsigned short` (sm_70 and newer).
 
 ONNX leaves duplicate indices undefined without a reduction, so `update` is a plain store. On a CPU target (tests
 compile tpat's legalizations for LLVM) the same kernels run their threads as one serial loop, and the update is a

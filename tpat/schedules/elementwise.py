@@ -17,6 +17,7 @@ from tvm.s_tir.dlight.gpu.base import GPUScheduleRule
 from tvm.target import Target
 
 from ..ir.dtypes import BY_NAME
+from .lane_selects import lane_uniform_selects
 from .analysis import (VECTOR_BYTES, at_iteration_point, fused_index_map, inlined_blocks, max_product, same_shape,
                        static_factor, writes_at_iteration_point)
 
@@ -33,11 +34,25 @@ class VectorizedElementwise(GPUScheduleRule):
         self.dim_max = dict(dim_max or {})
 
     def apply(self, func: tirx.PrimFunc, target: Target, _: bool) -> None | s_tir.Schedule:
-        found = inlined_blocks(self, func, target)
-        if found is None or not found[1] or len(found[1]) != 1 or not found[1][0].is_injective():
+        """Each block its own kernel: a function of several independent injective blocks (Split: one per output)
+        gets the same vector schedule for each, or none does."""
+        found = inlined_blocks(self, lane_uniform_selects(func), target)
+        if found is None or not found[1] or not all(info.is_injective() for info in found[1]):
             return None
-        sch, (info,) = found
-        block = info.block_rv
+        sch, infos = found
+        blocks = [info.block_rv for info in infos]
+        if len(blocks) > 1 and not _independent(sch, blocks):
+            return None
+        lanes = [self._lanes(sch, block) for block in blocks]
+        if None in lanes:
+            return None
+        for block, block_lanes in zip(blocks, lanes):
+            self._schedule(sch, block, block_lanes)
+        return sch
+
+    @staticmethod
+    def _lanes(sch, block) -> int | None:
+        """Elements per 16-byte vector of the block's output, or None when the rule does not apply to it."""
         writes = sch.get(block).writes
         if not writes_at_iteration_point(sch.get(block)) or str(writes[0].source.dtype) not in VECTOR_DTYPES:
             return None
@@ -46,7 +61,12 @@ class VectorizedElementwise(GPUScheduleRule):
         inner = sch.get(loops[-1]).extent if loops else None
         if lanes < 2 or not isinstance(inner, IntImm) or inner.value % lanes:
             return None
+        return lanes
+
+    def _schedule(self, sch, block, lanes: int) -> None:
+        writes = sch.get(block).writes
         out_shape = list(writes[0].source.shape)
+        inner = sch.get(sch.get_loops(block)[-1]).extent
         vector_reads = [i for i, read in enumerate(sch.get(block).reads)
                         if same_shape(read.source.shape, out_shape) and str(read.source.dtype) in VECTOR_DTYPES
                         and at_iteration_point(sch.get(block), read)]
@@ -92,7 +112,14 @@ class VectorizedElementwise(GPUScheduleRule):
         for load in loads:  # (none when per_thread > 1)
             sch.compute_at(load, tx, preserve_unit_loops=True)
             sch.vectorize(sch.get_loops(load)[-1])
-        return sch
+
+
+def _independent(sch, blocks) -> bool:
+    """No block reads what another writes (each is a kernel of its own, in any order)."""
+    if any(len(sch.get(block).writes) != 1 for block in blocks):
+        return False
+    written = [sch.get(block).writes[0].source for block in blocks]  # by identity: TOPI's split names all alike
+    return not any(read.source.same_as(out) for block in blocks for read in sch.get(block).reads for out in written)
 
 
 def _vectors_per_thread(vector_reads, out_shape, inner: int, lanes: int, dim_max=None) -> int:
@@ -123,8 +150,16 @@ def _gather_vectors(sch, block, lanes: int) -> None:
     slice in 16-byte loads); unrolled otherwise (Resize's taps), so the compiler can still share what the elements
     have in common."""
     elements = sch.get_loops(block)[-1]  # under threadIdx: this loop, after unit loops of the row
-    loops = sch.split(elements, [None, lanes]) if sch.get(elements).extent.value > lanes else [elements]
-    if _loads_are_vectors(sch.get(block), lanes) and _vector_types_exist(sch.get(block), lanes):
+    # the widest vector whose values all have CUDA types: an fp16 OneHot's 8 lanes compare int64 (no longlong8),
+    # so it computes two halves of 4 (still one 16-byte store)
+    width = next((w for w in (lanes, 4) if w <= lanes and _vector_types_exist(sch.get(block), w)), None)
+    if width is None or not _loads_are_vectors(sch.get(block), width):
+        width = lanes
+        vector = False
+    else:
+        vector = True
+    loops = sch.split(elements, [None, width]) if sch.get(elements).extent.value > width else [elements]
+    if vector:
         sch.vectorize(loops[-1])
         loops = loops[:-1]
     for loop in loops:
@@ -137,9 +172,37 @@ def _vector_types_exist(block, lanes: int) -> bool:
     import tvm_ffi
     from tvm.ir import Expr
 
+    from tvm import tirx
+    from tvm.ir import TensorLoad
+
+    if lanes <= 4:
+        return True
+    # a load's indices are not vectorised values (a vector load is addressed by its first element, whatever the
+    # index type): each load counts as a value of its own type, so 64-bit index math (a dynamic dim's int64 shape)
+    # does not keep a half-precision copy at 2-byte loads
+    # and a vector's start (col // lanes, lane_selects.py) is one scalar for the whole vector: only values that
+    # move with the column become vectors
+    column = block.iter_vars[-1].var
+
+    def vector_start(div):
+        uniform = div.a.same_as(column) and isinstance(div.b, tirx.IntImm) and div.b.value % lanes == 0
+        return tirx.Var("start", div.ty) if uniform else div
+
+    stored = getattr(block.body, "value", block.body)  # the stored value, not the store's own indices
+    value = tvm_ffi.structural_map(stored, [(TensorLoad, lambda load: tirx.Var("load", load.ty)),
+                                            (tirx.FloorDiv, vector_start)])
     exprs = []
-    tvm_ffi.structural_walk(block.body, (Expr, exprs.append))
-    return all(lanes <= 4 or "64" not in str(getattr(e, "ty", "")) for e in exprs)
+    tvm_ffi.structural_walk(value, (Expr, exprs.append))
+    return all("64" not in str(getattr(e, "ty", "")) or not _uses(e, column) for e in exprs)
+
+
+def _uses(expr, var) -> bool:
+    import tvm_ffi
+    from tvm import tirx
+
+    found = []
+    tvm_ffi.structural_walk(expr, (tirx.Var, lambda v: found.append(v.same_as(var))))
+    return any(found)
 
 
 def _loads_are_vectors(block, lanes: int) -> bool:
@@ -162,12 +225,13 @@ def _loads_are_vectors(block, lanes: int) -> bool:
 
     for load in loads:
         shape = list(load.source.shape)
-        if not all(isinstance(d, tirx.IntImm) for d in shape) or len(load.indices) != len(shape):
+        if len(load.indices) != len(shape):
             return False
-        offset, stride = tirx.const(0, column.ty), 1
+        # strides may be symbolic (a dynamic dim): the modular set of the start then keeps their constant factors
+        offset, stride = tirx.const(0, column.ty), tirx.const(1, column.ty)
         for index, dim in zip(reversed(list(load.indices)), reversed(shape)):
             offset = offset + tirx.Cast(column.ty, index) * stride
-            stride *= dim.value
+            stride = stride * tirx.Cast(column.ty, dim)
         step = analyzer.simplify(substitute(offset, column + 1) - offset)
         if isinstance(step, tirx.IntImm) and step.value == 0:
             continue  # the same for every element of the vector (GatherND's indices)

@@ -32,8 +32,9 @@ def fused_passes(target) -> list:
     from .gather_pattern import mark_gathers_injective
     from .row_pattern import mark_row_reductions_fusible
     from .shape_lookup import fold_static_dim_lookups
+    from .sort_scan import dispatch_sort_scan
 
-    return list(cuda_pipeline.library_dispatch_passes(target)) + [
+    return [dispatch_sort_scan()] + list(cuda_pipeline.library_dispatch_passes(target)) + [
         fold_static_dim_lookups(), relax.transform.LegalizeOps(customize_legalize_map=legalize_map()),
         relax.transform.AnnotateTIROpPattern(), mark_gathers_injective(), mark_row_reductions_fusible(),
         relax.transform.FoldConstant(),
@@ -49,9 +50,10 @@ def default_schedules(dim_max: dict[str, int] | None = None):
     from .elementwise import VectorizedElementwise
     from .reduction import RowReduce
     from .row_reduction import ShortRowReduction
+    from .transpose import TiledTranspose
 
     rules = [dl.gpu.Matmul(), RowReduce(dim_max), dl.gpu.GEMV(), dl.gpu.Reduction(), ShortRowReduction(dim_max),
-             dl.gpu.GeneralReduction(), VectorizedElementwise(dim_max), dl.gpu.Fallback()]
+             dl.gpu.GeneralReduction(), TiledTranspose(), VectorizedElementwise(dim_max), dl.gpu.Fallback()]
     return dl.ApplyDefaultSchedule(*(_logged(rule, declines=type(rule).__module__.startswith("tvm."))
                                      for rule in rules))
 
