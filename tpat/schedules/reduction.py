@@ -37,9 +37,9 @@ from tvm.target import Target
 
 from ..ir.dtypes import BY_NAME
 from .analysis import fused_index_map, inlined_blocks, max_product, static_factor, static_product
-from .unpredicated_loads import MARK
-from .row_reduction import (MIN_BLOCKS, ROWS_PER_BLOCK, THREADS, ShortRowReduction, _row_layout, run_steps,
+from .row_reduction import (MIN_BLOCKS, ROWS_PER_BLOCK, RUN_STEPS, THREADS, ShortRowReduction, _row_layout,
                             whole_rows_a_block)
+from .unpredicated_loads import MARK
 
 LONG_ROW = 16384  # a warp per row up to this (each lane 512 elements at most)
 MANY_ROWS = 2048  # rows longer than MAX_ROW get a warp each only when there are this many (at the largest dims)
@@ -112,7 +112,7 @@ class RowReduce(GPUScheduleRule):
             ty_len //= 2
         row_loop, elems = sch.get_loops(block)
         bx, ty = sch.split(row_loop, [None, ty_len])
-        tx, r_loop = ShortRowReduction._split_row(sch, elems, lanes, vec, run_steps(lanes, vec, itemsize))
+        tx, r_loop = ShortRowReduction._split_row(sch, elems, lanes, vec, RUN_STEPS)
         sch.reorder(bx, ty, tx, r_loop)
         sch.bind(bx, "blockIdx.x")
         sch.bind(ty, "threadIdx.y")

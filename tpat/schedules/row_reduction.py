@@ -48,7 +48,9 @@ UNROLL = 256
 MIN_BLOCKS = 264  # two blocks per SM of an H100 (132 SMs) before rows are packed 8 to a block
 LANE_BYTES = 32  # a lane's contiguous share of a short row: two 16-byte vectors
 THREADS = 256  # per block, when short rows are vectorised
-RUN_BYTES = 16  # a row of symbolic length: bytes of each operand a lane loads per run of unrolled steps
+RUN_STEPS = 4  # a row of symbolic length: steps of a lane's run (32 lanes: 128 elements, no step wasted at BERT's
+# sequence lengths, multiples of 128; each step past the row's end still costs its loads and index arithmetic,
+# and at 8 steps a run the attention Softmax's kernel at sequence 128 was half dead steps, ~650 instructions a warp)
 
 
 class ShortRowReduction(GPUScheduleRule):
@@ -132,7 +134,7 @@ class ShortRowReduction(GPUScheduleRule):
         else:
             row_loop, elems = sch.get_loops(last.block_rv)
             bx, ty = sch.split(row_loop, [None, ty_len])
-            tx, r_loop = self._split_row(sch, elems, lanes, vec, run_steps(lanes, vec, itemsize))
+            tx, r_loop = self._split_row(sch, elems, lanes, vec, RUN_STEPS)
             sch.reorder(bx, ty, tx, r_loop)
             sch.bind(bx, "blockIdx.x")
             sch.bind(ty, "threadIdx.y")
@@ -150,7 +152,7 @@ class ShortRowReduction(GPUScheduleRule):
             sch.compute_at(block, bx, preserve_unit_loops=True)
             _, row, elems = sch.get_loops(block)
             sch.bind(row, "threadIdx.y")
-            tx, r_loop = self._split_row(sch, elems, lanes, vec, run_steps(lanes, vec, itemsize))
+            tx, r_loop = self._split_row(sch, elems, lanes, vec, RUN_STEPS)
             sch.reorder(tx, r_loop)
             sch.bind(tx, "threadIdx.x")
             self._unroll(sch, r_loop)
@@ -168,7 +170,7 @@ class ShortRowReduction(GPUScheduleRule):
         """(lane loop, the lane's loop over its elements). Scalar: lane-interleaved (element r*lanes + lane), so a
         warp's load is contiguous. Vectorised: (vector r, lane, element of the vector), each vector contiguous.
 
-        A row of symbolic length is walked in runs of `steps` static steps (`run_steps`): (run, lane, step[,
+        A row of symbolic length is walked in runs of `steps` static steps (RUN_STEPS): (run, lane, step[,
         element of the vector]), the run loop's extent ceildiv(length, steps * lanes * vec), so a short row costs
         a run or two and not the longest row's walk. The steps are unrolled and each is predicated on the row's
         end; the run loop is marked (`unpredicated_loads.MARK`) so that the loads of each step are issued
@@ -301,11 +303,6 @@ def whole_rows_a_block(ty_len: int, lanes: int, rows: int | None, rows_multiple:
     while rows_multiple % ty_len and (rows is not None or ty_len * lanes > WARP):
         ty_len //= 2
     return ty_len
-
-
-def run_steps(lanes: int, vec: int, itemsize: int) -> int:
-    """Static steps a run of a lane's walk over a row of symbolic length: RUN_BYTES of each operand a lane."""
-    return max(1, RUN_BYTES // (vec * itemsize))
 
 
 def _same_extents(a, b) -> bool:
