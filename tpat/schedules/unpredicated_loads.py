@@ -13,12 +13,15 @@ run loop (MARK). In a marked loop this pass rewrites each step `if (p) { S }` (n
 
     v = x[p ? i : 0];  ...  if (p) { S[x[i] := v] }
 
-for every load of global or shared memory in S whose index is computed outside S: the loads of all the steps of
-a run are unconditional and independent, so they are all issued before the first one is used; the arithmetic
-and the stores stay under the predicate. A step past the row's end loads element 0 of the buffer, which exists:
-the run loop runs only when the row has an element and the launch only when there is a row, and every buffer
-the steps read is read at an element of some row (the launcher skips a launch with an empty grid). Loads whose
-index is itself loaded, or computed inside S, and buffers S writes keep their place.
+for every load in S of a global buffer the kernel never writes (an input) whose index is computed outside S,
+then moves these bindings (and the index arithmetic they need) in front of the run's first step: the loads of
+all the steps of a run are unconditional, independent and in one basic block, so they are all issued before the
+first one is used; the arithmetic and the stores stay under the predicate. (Left before their own step, nvcc
+moved a step's loads into its branch, their only use: one step's loads in flight at a time again.) A step past
+the row's end loads element 0 of the buffer, which exists: the run loop runs only when the row has an element
+and the launch only when there is a row, and every buffer the steps read is read at an element of some row (the
+launcher skips a launch with an empty grid). Loads whose index is itself loaded or computed inside S, and loads
+of buffers the kernel writes (shared memory, outputs) keep their place.
 
 It runs on the device module before TVM's own device passes (`register_pipeline`): the launch plan, read from
 the module at SplitHostDevice, is not affected, and kernels with no marked loop (every static row) come out of
