@@ -14,7 +14,8 @@ apart by which iteration variable indexes the input's innermost (contiguous) dim
   reduced axis split over `threadIdx.y` only as far as the outputs leave threads to fill the GPU (each split is
   a shared-memory tree with a barrier a step: (2048, 82, 128) over axis 1, split 16 ways whatever the output
   count, ran at 31 % of the roofline on an H200), each thread's walk unrolled so its loads are in flight
-  together, a reduced axis of symbolic length in static runs of predicated steps.
+  together, a reduced axis of symbolic length in static runs of predicated steps, each run's loads issued before
+  the predicates (`unpredicated_loads.py`).
 
 The reduction may be a tuple reduction writing one element of several buffers per output (ArgMax/ArgMin's
 (index, value) pairs: dlight gave each row of 1000 a block of 256 threads and shared memory, 0.44x compile).
@@ -36,8 +37,9 @@ from tvm.target import Target
 
 from ..ir.dtypes import BY_NAME
 from .analysis import fused_index_map, inlined_blocks, max_product, static_factor, static_product
-from .row_reduction import (MIN_BLOCKS, ROWS_PER_BLOCK, THREADS, ShortRowReduction, _row_layout,
+from .row_reduction import (MIN_BLOCKS, ROWS_PER_BLOCK, RUN_STEPS, THREADS, ShortRowReduction, _row_layout,
                             whole_rows_a_block)
+from .unpredicated_loads import MARK
 
 LONG_ROW = 16384  # a warp per row up to this (each lane 512 elements at most)
 MANY_ROWS = 2048  # rows longer than MAX_ROW get a warp each only when there are this many (at the largest dims)
@@ -110,7 +112,7 @@ class RowReduce(GPUScheduleRule):
             ty_len //= 2
         row_loop, elems = sch.get_loops(block)
         bx, ty = sch.split(row_loop, [None, ty_len])
-        tx, r_loop = ShortRowReduction._split_row(sch, elems, lanes, vec)
+        tx, r_loop = ShortRowReduction._split_row(sch, elems, lanes, vec, RUN_STEPS)
         sch.reorder(bx, ty, tx, r_loop)
         sch.bind(bx, "blockIdx.x")
         sch.bind(ty, "threadIdx.y")
@@ -148,7 +150,7 @@ class RowReduce(GPUScheduleRule):
         """Outputs along threadIdx.x (coalesced), the reduced axis split over threadIdx.y only as far as the
         outputs leave threads to fill the GPU (each split adds a shared-memory reduction tree with a barrier per
         step), each thread's walk unrolled so that its loads are in flight together; a reduced axis of symbolic
-        length is walked in static runs of OUTER_STEPS, each step predicated."""
+        length is walked in static runs of OUTER_STEPS, each step predicated and the run's loads issued first."""
         outputs = max_product(extents[:leading], self.dim_max) or 0
         split = 1
         while split < MAX_SPLIT and outputs * split < FILL_THREADS and row // (2 * split) >= MIN_SHARE:
@@ -162,6 +164,7 @@ class RowReduce(GPUScheduleRule):
         if static_product(extents[leading:]) is None:
             walk, ty, steps = sch.split(r_loop, [None, split, OUTER_STEPS])
             sch.reorder(bx, tx, ty, walk, steps)  # the reduction loops innermost, as cross-thread reduction needs
+            sch.annotate(walk, ann_key=MARK, ann_val=1)  # each run's loads issued before its steps' predicates
         else:
             ty, walk = sch.split(r_loop, [split, None])
             sch.reorder(bx, tx, ty, walk)

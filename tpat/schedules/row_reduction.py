@@ -48,6 +48,9 @@ UNROLL = 256
 MIN_BLOCKS = 264  # two blocks per SM of an H100 (132 SMs) before rows are packed 8 to a block
 LANE_BYTES = 32  # a lane's contiguous share of a short row: two 16-byte vectors
 THREADS = 256  # per block, when short rows are vectorised
+RUN_STEPS = 4  # a row of symbolic length: steps of a lane's run (32 lanes: 128 elements, no step wasted at BERT's
+# sequence lengths, multiples of 128; each step past the row's end still costs its loads and index arithmetic,
+# and at 8 steps a run the attention Softmax's kernel at sequence 128 was half dead steps, ~650 instructions a warp)
 
 
 class ShortRowReduction(GPUScheduleRule):
@@ -55,7 +58,8 @@ class ShortRowReduction(GPUScheduleRule):
 
     `dim_max` (name -> largest value of each symbolic dim) lets rows of symbolic length in: a row whose length is
     at most MAX_ROW at the largest dims gets the same warp, its elements lane-interleaved with a predicate at the
-    row's end (in vectors where the row is a static multiple of them)."""
+    row's end (in vectors where the row is a static multiple of them), walked in runs of unrolled steps whose
+    loads are issued before the predicates (`_split_row`, `unpredicated_loads.py`)."""
 
     def __init__(self, dim_max=None):
         self.dim_max = dict(dim_max or {})
@@ -130,7 +134,7 @@ class ShortRowReduction(GPUScheduleRule):
         else:
             row_loop, elems = sch.get_loops(last.block_rv)
             bx, ty = sch.split(row_loop, [None, ty_len])
-            tx, r_loop = self._split_row(sch, elems, lanes, vec)
+            tx, r_loop = self._split_row(sch, elems, lanes, vec, RUN_STEPS)
             sch.reorder(bx, ty, tx, r_loop)
             sch.bind(bx, "blockIdx.x")
             sch.bind(ty, "threadIdx.y")
@@ -148,7 +152,7 @@ class ShortRowReduction(GPUScheduleRule):
             sch.compute_at(block, bx, preserve_unit_loops=True)
             _, row, elems = sch.get_loops(block)
             sch.bind(row, "threadIdx.y")
-            tx, r_loop = self._split_row(sch, elems, lanes, vec)
+            tx, r_loop = self._split_row(sch, elems, lanes, vec, RUN_STEPS)
             sch.reorder(tx, r_loop)
             sch.bind(tx, "threadIdx.x")
             self._unroll(sch, r_loop)
@@ -162,15 +166,26 @@ class ShortRowReduction(GPUScheduleRule):
         return sch
 
     @staticmethod
-    def _split_row(sch: s_tir.Schedule, elems, lanes: int, vec: int):
+    def _split_row(sch: s_tir.Schedule, elems, lanes: int, vec: int, steps: int = 1):
         """(lane loop, the lane's loop over its elements). Scalar: lane-interleaved (element r*lanes + lane), so a
         warp's load is contiguous. Vectorised: (vector r, lane, element of the vector), each vector contiguous.
 
-        A row of symbolic length keeps a loop of ceildiv(length, lanes) steps. Unrolled into a static count of
-        predicated steps (16 for rows up to 512), it measured no faster on an H200 (the attention Softmax with a
-        dynamic sequence: 53/327/553 us at 128/384/512 against 41/327/571): nvcc keeps each step's predicated
-        loads beside their use, one in flight a lane either way; the loads need to be unconditional (an index
-        clamped into the row, the value selected) for the steps to overlap."""
+        A row of symbolic length is walked in runs of `steps` static steps (RUN_STEPS): (run, lane, step[,
+        element of the vector]), the run loop's extent ceildiv(length, steps * lanes * vec), so a short row costs
+        a run or two and not the longest row's walk. The steps are unrolled and each is predicated on the row's
+        end; the run loop is marked (`unpredicated_loads.MARK`) so that the loads of each step are issued
+        unconditionally, from an index kept inside the buffer, before the predicate (`unpredicated_loads.py`):
+        predicated loads beside their use were one in flight a lane, unrolled or not (the attention Softmax with
+        a dynamic sequence at 53/327/553 us at 128/384/512 on an H200, its static twins at 6.8/67.5/117)."""
+        from tvm.ir.prim.expr import IntImm
+
+        from .unpredicated_loads import MARK
+
+        if not isinstance(sch.get(elems).extent, IntImm):
+            loops = sch.split(elems, [None, steps, lanes] + ([vec] if vec > 1 else []))
+            sch.reorder(loops[2], loops[0], loops[1], *loops[3:])
+            sch.annotate(loops[0], ann_key=MARK, ann_val=1)
+            return loops[2], loops[1]
         if vec == 1:
             r_loop, tx = sch.split(elems, [None, lanes])
             return tx, r_loop

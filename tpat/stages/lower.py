@@ -170,11 +170,14 @@ def _capture_host_device(planned, target):
 
 def _cuda_source(scheduled, target, what: str) -> str:
     """TVM's CUDA for exactly the scheduled module the plan was read from: tvm.compile's default pipeline would
-    legalize and fuse it again (ReduceL2's sum and sqrt became one kernel the plan did not launch)."""
+    legalize and fuse it again (ReduceL2's sum and sqrt became one kernel the plan did not launch). The TIR
+    pipeline is TVM's default with tpat's pass in front of the device finalisation (`unpredicated_loads.py`): it
+    changes loads inside kernels only, after SplitHostDevice, where `_capture_host_device` reads the plan."""
     import tvm
     from tvm.relax.backend.cuda import pipeline as cuda_pipeline
 
     from ..lowering.cuda_helpers import install
+    from ..schedules.unpredicated_loads import register_pipeline
 
     install()  # tpat's CUDA helpers (atomics) in front of the kernels that call them
 
@@ -184,7 +187,7 @@ def _cuda_source(scheduled, target, what: str) -> str:
             return tvm.transform.Sequential(list(cuda_pipeline.dataflow_lower_passes(target))
                                             + list(cuda_pipeline.finalize_passes(target)))(mod)
 
-    executable = tvm.compile(scheduled, target=target, relax_pipeline=lower_only)
+    executable = tvm.compile(scheduled, target=target, relax_pipeline=lower_only, tir_pipeline=register_pipeline())
     stack, seen = [executable.mod], set()
     while stack:
         m = stack.pop()
