@@ -26,7 +26,6 @@ TF_TESTS = {"test_reducesum", "test_forward_one_hot", "test_logical", "test_scat
 # What does not convert yet, by op type, each refused with a message naming node, op and cause (a list that only
 # shrinks: a new refusal fails here, and so does a fixed one until it leaves the list)
 KNOWN_REFUSED = {
-    "RoiAlign": "launch value depends on runtime data",  # sampling_ratio=0: samples per bin from the ROI's size
     "If": "unexpected relax binding",  # control flow: a plugin runs kernels, not branches
 }
 

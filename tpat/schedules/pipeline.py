@@ -47,12 +47,13 @@ def default_schedules(dim_max: dict[str, int] | None = None):
     that size work by it (rows of symbolic length)."""
     from tvm.s_tir import dlight as dl
 
+    from .data_dependent import DataDependentLoops
     from .elementwise import VectorizedElementwise
     from .reduction import RowReduce
     from .row_reduction import ShortRowReduction
     from .transpose import TiledTranspose
 
-    rules = [dl.gpu.Matmul(), RowReduce(dim_max), dl.gpu.GEMV(), dl.gpu.Reduction(), ShortRowReduction(dim_max),
+    rules = [DataDependentLoops(), dl.gpu.Matmul(), RowReduce(dim_max), dl.gpu.GEMV(), dl.gpu.Reduction(), ShortRowReduction(dim_max),
              dl.gpu.GeneralReduction(), TiledTranspose(), VectorizedElementwise(dim_max), dl.gpu.Fallback()]
     return dl.ApplyDefaultSchedule(*(_logged(rule, declines=type(rule).__module__.startswith("tvm."))
                                      for rule in rules))
