@@ -25,9 +25,7 @@ BROKEN_IN_TPAT = {"test_lstm", "test_gru"}
 TF_TESTS = {"test_reducesum", "test_forward_one_hot", "test_logical", "test_scatternd"}
 # What does not convert yet, by op type, each refused with a message naming node, op and cause (a list that only
 # shrinks: a new refusal fails here, and so does a fixed one until it leaves the list)
-KNOWN_REFUSED = {
-    "If": "unexpected relax binding",  # control flow: a plugin runs kernels, not branches
-}
+KNOWN_REFUSED: dict[str, str] = {}
 
 
 def _test_file() -> Path:
