@@ -55,3 +55,35 @@ def test_adaptive_sampling_schedule_matches_onnxruntime_on_the_cpu():
         want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(
             None, {"x": x, "rois": ROIS, "batch": batch})[0]
         np.testing.assert_allclose((got if hasattr(got, "numpy") else got[0]).numpy(), want, rtol=1e-5, atol=1e-6)
+
+
+def test_a_reduction_beside_the_data_dependent_loop_keeps_its_reduced_loop_serial():
+    """Only loops of spatial vars become threads: a thread per reduced element would race on the sum."""
+    from tvm.script import tirx as T
+
+    from tpat.schedules.data_dependent import threads_over_shapes
+
+    @T.prim_func(private=True, s_tir=True)
+    def func(a: T.Buffer((16, 8), "float32"), n: T.Buffer((1,), "int32"), b: T.Buffer((16,), "float32"),
+             c: T.Buffer((16,), "float32")):
+        for i, k in T.grid(16, 8):
+            with T.sblock("sum"):
+                vi, vk = T.axis.remap("SR", [i, k])
+                with T.init():
+                    b[vi] = T.float32(0)
+                b[vi] = b[vi] + a[vi, vk]
+        for i in range(16):
+            with T.sblock("prefix"):
+                vi = T.axis.spatial(16, i)
+                T.reads(a[vi, 0:8], n[0])
+                T.writes(c[vi])
+                c[vi] = T.float32(0)
+                for j in range(n[0]):
+                    c[vi] = c[vi] + a[vi, j]
+
+    sch = threads_over_shapes(func)
+    from tvm.tirx import ForKind
+
+    loops = [sch.get(loop) for loop in sch.get_loops(sch.get_sblock("sum"))]
+    assert [(int(loop.kind), int(loop.extent)) for loop in loops] == [
+        (int(ForKind.THREAD_BINDING), 1), (int(ForKind.THREAD_BINDING), 256), (int(ForKind.SERIAL), 8)]

@@ -51,7 +51,7 @@ def threads_over_shapes(func: tirx.PrimFunc, bind: bool = True) -> s_tir.Schedul
         except Exception:  # noqa: BLE001 - TVM's own check says what inlines; a block that does not keeps its loops
             pass
     for block in sch.get_child_blocks(root):
-        loops = sch.get_loops(block)
+        loops = _spatial_prefix(sch, block)
         if not loops:
             continue
         fused = sch.fuse(*loops) if len(loops) > 1 else loops[0]
@@ -60,3 +60,26 @@ def threads_over_shapes(func: tirx.PrimFunc, bind: bool = True) -> s_tir.Schedul
             sch.bind(bx, "blockIdx.x")
             sch.bind(tx, "threadIdx.x")
     return sch
+
+
+def _spatial_prefix(sch: s_tir.Schedule, block) -> list:
+    """The block's outer loops up to the first that feeds a reduction var or whose extent reads data: only those
+    may become threads (a thread per reduced element would race on the output; a data extent is no launch)."""
+    import tvm_ffi
+    from tvm.ir import TensorLoad
+    from tvm.s_tir.dlight.analysis.common_analysis import get_sblockrealize
+
+    realize = get_sblockrealize(sch, block)
+    reduced = []
+    for iv, value in zip(realize.block.iter_vars, realize.iter_values):
+        if int(iv.iter_type) != 0:  # 0: data parallel
+            tvm_ffi.structural_walk(value, (tirx.Var, reduced.append))
+    prefix = []
+    for loop in sch.get_loops(block):
+        node = sch.get(loop)
+        loads = []
+        tvm_ffi.structural_walk(node.extent, (TensorLoad, loads.append))
+        if loads or any(v.same_as(node.loop_var) for v in reduced):
+            break
+        prefix.append(loop)
+    return prefix
