@@ -73,12 +73,26 @@ def _convert(model, tmp_path):
 
 
 def test_unsupported_op_names_node_op_and_reason(tmp_path):
-    node = h.make_node("Det", ["x"], ["y"], name="det0")
-    model = op_models._model(node, [op_models._vi("x", T.FLOAT, ["batch", 3, 3])], [op_models._vi("y", T.FLOAT, ["batch"])])
+    # DeformConv: an op neither TVM's frontend nor tpat/legalize converts (Det was the example before tpat got one)
+    node = h.make_node("DeformConv", ["x", "w", "offset"], ["y"], name="dc0", kernel_shape=[2, 2])
+    model = op_models._model(node, [op_models._vi("x", T.FLOAT, ["batch", 1, 4, 4]),
+                                    op_models._vi("w", T.FLOAT, [1, 1, 2, 2]),
+                                    op_models._vi("offset", T.FLOAT, ["batch", 8, 3, 3])],
+                             [op_models._vi("y", T.FLOAT, ["batch", 1, 3, 3])], opset=19)
     with pytest.raises(LoweringError) as e:
         _convert(model, tmp_path)
-    assert "'det0' (Det)" in str(e.value) and "not supported" in str(e.value)
+    assert "'dc0' (DeformConv)" in str(e.value) and "not supported" in str(e.value)
     assert not (tmp_path / "o.onnx").exists()
+
+
+def test_det_under_a_dynamic_batch_converts(tmp_path):
+    """tpat's Det converter (LU over a static matrix size) takes leading dims that are dynamic: it crashed on the
+    batch's symbolic size (an internal error) where it should build one kernel for every batch."""
+    node = h.make_node("Det", ["x"], ["y"], name="det0")
+    model = op_models._model(node, [op_models._vi("x", T.FLOAT, ["batch", 3, 3])],
+                             [op_models._vi("y", T.FLOAT, ["batch"])])
+    (plugin,) = _convert(model, tmp_path).plugins
+    assert [d.name for d in plugin.signature.dims] == ["batch"]
 
 
 def test_data_dependent_shape_is_explained(tmp_path):

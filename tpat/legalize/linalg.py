@@ -6,11 +6,14 @@ the matrix size is static and at most MAX_SIZE (the program grows with it).
 
 from __future__ import annotations
 
+import functools
+import operator
+
 import numpy as np
-from tvm import relax
+from tvm import relax, tirx
 from tvm.relax.frontend.onnx.onnx_frontend import OnnxOpConverter
 
-from .common import dtype, shape
+from .common import dtype
 
 MAX_SIZE = 32
 
@@ -19,11 +22,14 @@ class Det(OnnxOpConverter):
     @classmethod
     def _impl_v11(cls, bb, inputs, attr, params):
         x = inputs[0]
-        dims = shape(x)
-        n = dims[-1]
-        if len(dims) < 2 or dims[-2] != n or n > MAX_SIZE:
-            raise ValueError(f"Det of shape {dims}: tpat computes square matrices up to {MAX_SIZE}x{MAX_SIZE}")
-        batch = int(np.prod(dims[:-2], dtype=np.int64)) if len(dims) > 2 else 1
+        dims = list(x.ty.shape.values)  # the matrix dims static, the leading ones may be dynamic (batch)
+        square = len(dims) >= 2 and all(isinstance(d, tirx.IntImm) for d in dims[-2:]) and \
+            int(dims[-2]) == int(dims[-1])
+        n = int(dims[-1]) if square else 0
+        if not square or n > MAX_SIZE:
+            raise ValueError(f"Det of shape {dims}: tpat computes square matrices of a static size up to "
+                             f"{MAX_SIZE}x{MAX_SIZE}")
+        batch = functools.reduce(operator.mul, dims[:-2], tirx.IntImm("int64", 1))
         kind = dtype(x)
         a = bb.normalize(relax.op.reshape(x, (batch, n, n)))
         rows = relax.const(np.arange(n, dtype="int64").reshape(1, n, 1), "int64")
