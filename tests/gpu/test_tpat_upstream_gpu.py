@@ -34,6 +34,11 @@ def _entries() -> list[dict]:
 ENTRIES = _entries()
 
 
+# Calls whose expected output ONNX leaves undefined: no kernel can be held to onnxruntime's order there.
+UNDEFINED = {"249_scatternd": "ScatterND without a reduction and repeated indices: ONNX leaves the order of the "
+                              "updates undefined (TPAT's test says so); onnxruntime applies them in order"}
+
+
 @pytest.mark.skipif(not ENTRIES, reason=f"{ENV} does not name a bundle with report.json (build it with TVM)")
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e["case"] for e in ENTRIES])
 def test_tpat_call_matches_onnxruntime_on_the_gpu(entry):
@@ -41,4 +46,6 @@ def test_tpat_call_matches_onnxruntime_on_the_gpu(entry):
 
     assert entry["status"] == "built", f"{entry['case']} did not convert: {entry.get('error')}"
     result = check_case(str(Path(os.environ[ENV]) / entry["case"]))
+    if entry["case"] in UNDEFINED and not result.passed:
+        pytest.xfail(UNDEFINED[entry["case"]])
     assert result.passed, f"{entry['case']}: {result.detail} (max abs err {result.max_abs_err:.3g})"
