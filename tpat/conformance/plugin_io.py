@@ -39,8 +39,9 @@ def tensor_values(model: onnx.ModelProto, graph_inputs: list[np.ndarray], names:
         m.CopyFrom(model)
         present = {o.name for o in m.graph.output}
         m.graph.output.extend(onnx.ValueInfoProto(name=n) for n in wanted if n not in present)
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        from ..graph.ort_reference import session_options
+
+        options = session_options(m, graph_optimization_level=ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
         session = ort.InferenceSession(m.SerializeToString(), options, providers=["CPUExecutionProvider"])
         values.update(zip(wanted, session.run(wanted, feeds)))
     return values

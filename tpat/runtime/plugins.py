@@ -92,14 +92,16 @@ class ReferencePlugin:
     """The plugin's node model (`meta/<p>.onnx`: the subgraph it was made from) in onnxruntime on the CPU."""
 
     def __init__(self, files: PluginFiles):
+        import onnx
         import onnxruntime as ort
 
         path = files.layout.path(files.name, "subgraph")
         if not path.is_file():
             raise TpatError(f"node model {str(path)!r} of plugin {files.name} is missing")
         self.files = files
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
+        from ..graph.ort_reference import session_options
+
+        opts = session_options(onnx.load(str(path), load_external_data=False))
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
     def __call__(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:

@@ -75,6 +75,6 @@ def _value_info(name: str, ty: onnx.TypeProto) -> onnx.ValueInfoProto:
 def session(model: onnx.ModelProto, provider_list: list[str]):
     import onnxruntime as ort
 
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    return ort.InferenceSession(model.SerializeToString(), opts, providers=provider_list)
+    from ..graph.ort_reference import session_options
+
+    return ort.InferenceSession(model.SerializeToString(), session_options(model), providers=provider_list)

@@ -113,9 +113,10 @@ def out_of_range_points(sig: Signature) -> list[list[int]]:
 def reference(subgraph: onnx.ModelProto, inputs: list[np.ndarray]) -> list[np.ndarray]:
     import onnxruntime as ort
 
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    sess = ort.InferenceSession(subgraph.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    from ..graph.ort_reference import session_options
+
+    sess = ort.InferenceSession(subgraph.SerializeToString(), session_options(subgraph),
+                                providers=["CPUExecutionProvider"])
     feeds = {i.name: a for i, a in zip(sess.get_inputs(), inputs)}
     return sess.run(None, feeds)
 
