@@ -267,7 +267,8 @@ def write_case(work: Path, p: PrebuiltPlugin, dims: Sequence[int], seed: int, re
 def run_case(harness: Path, p: PrebuiltPlugin, dims: Sequence[int], work: Path, seed: int = 0,
              reject: bool = False, timeout: float = 120) -> RunResult:
     """One harness run at `dims`; outputs compared with onnxruntime on meta/<plugin>.onnx."""
-    from tpat.stages.validate import compare, from_device_dtype, reference_for, reference_outputs
+    from tpat.stages.validate import (TOLERANCES, compare, from_device_dtype, reference_for, reference_outputs,
+                                      sum_tolerances, summed_terms)
 
     reject = reject and bool(p.signature.dims)
     case, inputs = write_case(work, p, dims, seed, reject)
@@ -279,6 +280,8 @@ def run_case(harness: Path, p: PrebuiltPlugin, dims: Sequence[int], work: Path, 
     ref_path = p.plugin_dir / "meta" / f"{p.plugin}.ref.onnx"
     ref_model = reference_for(p.subgraph, p.signature, onnx.load(str(ref_path)) if ref_path.is_file() else None)
     refs = reference_outputs(ref_model, p.signature, inputs)
+    tol = sum_tolerances(dict(TOLERANCES), summed_terms(p.subgraph, {i.name: a.shape for i, a in
+                                                                     zip(p.subgraph.graph.input, inputs)}))
     files = [("out{}.bin", p.signature.outputs, refs)]
     if not p.deterministic:
         files.append(("out{}.bin.clone", p.signature.outputs, refs))
@@ -293,5 +296,5 @@ def run_case(harness: Path, p: PrebuiltPlugin, dims: Sequence[int], work: Path, 
             if got.size != int(np.prod(shape)):
                 result.errors.append((float("inf"), float("inf"), False))
                 continue
-            result.errors.append(compare(got.reshape(shape), np.asarray(ref), t.dtype.name))
+            result.errors.append(compare(got.reshape(shape), np.asarray(ref), t.dtype.name, tol))
     return result
