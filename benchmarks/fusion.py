@@ -114,7 +114,8 @@ def interpreter(model):
     import torch
     from onnx import numpy_helper
 
-    consts = {t.name: torch.from_numpy(numpy_helper.to_array(t).copy()).cuda() for t in model.graph.initializer}
+    host = {t.name: numpy_helper.to_array(t).copy() for t in model.graph.initializer}
+    consts = {name: torch.from_numpy(a).cuda() for name, a in host.items()}
     nodes = [(n, [i for i in n.input], list(n.output), {a.name: onnx.helper.get_attribute_value(a)
                                                           for a in n.attribute}) for n in model.graph.node]
     inputs = [i.name for i in model.graph.input]
@@ -124,7 +125,10 @@ def interpreter(model):
         env = dict(consts)
         env.update(zip(inputs, args))
         for node, ins, outs, attrs in nodes:
-            env[outs[0]] = torch_op(node, [env[i] for i in ins], attrs)
+            args_ = [env[i] for i in ins]
+            if node.op_type == "Reshape" and ins[1] in host:  # a shape is read on the host: no copy in a capture
+                args_[1] = host[ins[1]]
+            env[outs[0]] = torch_op(node, args_, attrs)
         return tuple(env[o] for o in outputs)
 
     return fn
