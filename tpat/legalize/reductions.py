@@ -38,36 +38,32 @@ def _rows(bb, fn, x, reduced: int, keepdims: bool, name: str):
     return bb.emit_te(fn, x, reduced, keepdims, primfunc_name_hint=name)
 
 
+def _rows_or_stock(stock_impl, fn, name: str, opset: int, bb, inputs, attr, params):
+    """`fn` over the trailing axes as one function when the axes are the last ones, else the stock converter."""
+    reduced = _trailing_axes(inputs[0], inputs, attr, params, opset)
+    if reduced is None:
+        return stock_impl(bb, inputs, attr, params)
+    return _rows(bb, fn, inputs[0], reduced, bool(attr.get("keepdims", 1)), name)
+
+
 class ReduceLogSumExp(stock.ReduceLogSumExp):
     @classmethod
     def _impl_v13(cls, bb, inputs, attr, params):
-        reduced = _trailing_axes(inputs[0], inputs, attr, params, 13)
-        if reduced is None:
-            return super()._impl_v13(bb, inputs, attr, params)
-        return _rows(bb, log_sum_exp_rows, inputs[0], reduced, bool(attr.get("keepdims", 1)), "log_sum_exp")
+        return _rows_or_stock(super()._impl_v13, log_sum_exp_rows, "log_sum_exp", 13, bb, inputs, attr, params)
 
     @classmethod
     def _impl_v18(cls, bb, inputs, attr, params):
-        reduced = _trailing_axes(inputs[0], inputs, attr, params, 18)
-        if reduced is None:
-            return super()._impl_v18(bb, inputs, attr, params)
-        return _rows(bb, log_sum_exp_rows, inputs[0], reduced, bool(attr.get("keepdims", 1)), "log_sum_exp")
+        return _rows_or_stock(super()._impl_v18, log_sum_exp_rows, "log_sum_exp", 18, bb, inputs, attr, params)
 
 
 class ReduceL2(stock.ReduceL2):
     @classmethod
     def _impl_v13(cls, bb, inputs, attr, params):
-        reduced = _trailing_axes(inputs[0], inputs, attr, params, 13)
-        if reduced is None:
-            return super()._impl_v13(bb, inputs, attr, params)
-        return _rows(bb, l2_rows, inputs[0], reduced, bool(attr.get("keepdims", 1)), "l2_norm")
+        return _rows_or_stock(super()._impl_v13, l2_rows, "l2_norm", 13, bb, inputs, attr, params)
 
     @classmethod
     def _impl_v18(cls, bb, inputs, attr, params):
-        reduced = _trailing_axes(inputs[0], inputs, attr, params, 18)
-        if reduced is None:
-            return super()._impl_v18(bb, inputs, attr, params)
-        return _rows(bb, l2_rows, inputs[0], reduced, bool(attr.get("keepdims", 1)), "l2_norm")
+        return _rows_or_stock(super()._impl_v18, l2_rows, "l2_norm", 18, bb, inputs, attr, params)
 
 
 def _row_parts(x, reduced: int):
