@@ -40,21 +40,46 @@ class KernelArg:
 
 
 @dataclass(frozen=True)
+class Guard:
+    """A launch condition on the dims, `expr == 0` (`zero`) or `expr != 0`: TVM's host code chose between kernels
+    by the runtime dims (`tpat/schedules/divisible_dims.py`: a vector kernel when a dim is a multiple of 8)."""
+
+    expr: E.Expr
+    zero: bool = True
+
+    def holds(self, dims: Sequence[int]) -> bool:
+        return (E.evaluate(self.expr, dims) == 0) == self.zero
+
+    def to_json(self) -> dict:
+        return {"expr": E.to_json(self.expr), "zero": self.zero}
+
+    def describe(self) -> str:
+        return f"{E.to_str(self.expr)} {'==' if self.zero else '!='} 0"
+
+
+@dataclass(frozen=True)
 class Kernel:
     name: str
     grid: tuple[E.Expr, E.Expr, E.Expr]
     block: tuple[E.Expr, E.Expr, E.Expr]
     dyn_smem: E.Expr
     args: tuple[KernelArg, ...]
+    when: tuple[Guard, ...] = ()  # launched only where every guard holds; () always
+
+    def launched(self, dims: Sequence[int]) -> bool:
+        return all(g.holds(dims) for g in self.when)
 
     def to_json(self) -> dict:
-        return {
+        j = {
             "name": self.name,
             "grid": [E.to_json(g) for g in self.grid],
             "block": [E.to_json(b) for b in self.block],
             "dyn_smem": E.to_json(self.dyn_smem),
             "args": [a.to_json() for a in self.args],
         }
+        if self.when:  # absent when unguarded: the plans (and cache keys) of every other kernel stay as they were
+            j["when"] = [g.to_json() for g in self.when]
+        return j
 
 
 @dataclass(frozen=True)
@@ -142,7 +167,9 @@ class LaunchPlan:
                              value=ex(a.get("value", 0)))
 
         kernels = tuple(Kernel(k["name"], tuple(map(ex, k["grid"])), tuple(map(ex, k["block"])), ex(k["dyn_smem"]),
-                               tuple(arg(a) for a in k["args"])) for k in j["kernels"])
+                               tuple(arg(a) for a in k["args"]),
+                               tuple(Guard(ex(g["expr"]), bool(g["zero"])) for g in k.get("when", ())))
+                        for k in j["kernels"])
         buffers = tuple(Buffer(ex(b["offset"]), ex(b["size"])) for b in j["buffers"])
         constants = []
         for i, c in enumerate(j["constants"]):
@@ -160,7 +187,8 @@ class LaunchPlan:
         for k in self.kernels:
             grid = ", ".join(E.to_str(g) for g in k.grid)
             block = ", ".join(E.to_str(b) for b in k.block)
-            lines.append(f"{k.name}<<<({grid}), ({block}), {E.to_str(k.dyn_smem)}>>>")
+            when = f" if {' and '.join(g.describe() for g in k.when)}" if k.when else ""
+            lines.append(f"{k.name}<<<({grid}), ({block}), {E.to_str(k.dyn_smem)}>>>{when}")
         for c in self.copies:
             source = f"workspace+{E.to_str(c.offset)}" if c.kind == "workspace" else f"{c.kind} {c.index}"
             lines.append(f"copy {E.to_str(c.nbytes)} bytes of {source} into output {c.output}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ..ir import expr as E
-from ..ir.launch_plan import Buffer, Kernel, KernelArg
+from ..ir.launch_plan import Buffer, Guard, Kernel, KernelArg
 from . import tvm_ir
 from .tvm_ir import key, to_expr
 
@@ -54,15 +54,16 @@ class HostLaunches:
         env, params = self._host_env(host, relax_args, slots)
         aliases: dict[int, object] = {}
         kernels: list[Kernel] = []
-        self._statements(host.body, env, params, aliases, kernels, name)
+        self._statements(host.body, env, params, aliases, kernels, name, ())
         if not kernels and not _writes_nothing(host, env):
             self.fail(f"PrimFunc {name} launches no GPU kernel (it would run on the host)")
         return kernels
 
-    def _statements(self, body, env, params, aliases, kernels, name: str) -> None:
+    def _statements(self, body, env, params, aliases, kernels, name: str, when: tuple) -> None:
         """Read the host code in program order; a host loop (CumSum's rounds) is unrolled when its trip count is a
-        number, which it is at static shapes."""
-        for node in tvm_ir.walk(body, descend=lambda o: type(o).__name__ != "For"):
+        number, which it is at static shapes; a host branch on the dims guards the launches of each side (`when`:
+        the guards of the branches around this code)."""
+        for node in tvm_ir.walk(body, descend=lambda o: type(o).__name__ not in ("For", "IfThenElse")):
             kind = type(node).__name__
             if kind == "Bind":
                 try:
@@ -72,7 +73,7 @@ class HostLaunches:
             elif kind == "DeclBuffer":
                 aliases[key(node.buffer)] = node.data
             elif kind == "Call" and getattr(node.op, "name", "") == "tirx.call_ffi_kernel":
-                kernels.append(self._launch(node, env, params, aliases))
+                kernels.append(self._launch(node, env, params, aliases, when))
                 if len(kernels) > MAX_LAUNCHES:
                     self.fail(f"PrimFunc {name} launches kernels more than {MAX_LAUNCHES} times from host loops: "
                               "no GPU schedule parallelized it",
@@ -89,8 +90,33 @@ class HostLaunches:
                               hint="tpat unrolls such loops at static shapes only; give the node static shapes")
                 for i in range(start, start + extent):
                     env[key(node.loop_var)] = i
-                    self._statements(node.body, env, params, aliases, kernels, name)
+                    self._statements(node.body, env, params, aliases, kernels, name, when)
+            elif kind == "IfThenElse":
+                guard = self._guard(node.condition, tvm_ir.resolver(env), name)
+                if isinstance(guard, bool):  # decided at these shapes (static dims): only the side taken
+                    side = node.then_case if guard else node.else_case
+                    if side is not None:
+                        self._statements(side, env, params, aliases, kernels, name, when)
+                    continue
+                self._statements(node.then_case, env, params, aliases, kernels, name, when + (guard,))
+                if node.else_case is not None:
+                    self._statements(node.else_case, env, params, aliases, kernels, name,
+                                     when + (Guard(guard.expr, not guard.zero),))
 
+    def _guard(self, cond, resolve, name: str) -> "Guard | bool":
+        """A host branch's condition as a guard on the dims (`a == b`, `a != b`, negations of them), or its value
+        when it is a number at these shapes."""
+        kind = type(cond).__name__
+        if kind == "Not":
+            inner = self._guard(cond.a, resolve, name)
+            return (not inner) if isinstance(inner, bool) else Guard(inner.expr, not inner.zero)
+        if kind in ("EQ", "NE"):
+            diff = E.op("sub", self._tir_expr(cond.a, resolve, name), self._tir_expr(cond.b, resolve, name))
+            if isinstance(diff, int):
+                return (diff == 0) == (kind == "EQ")
+            return Guard(diff, kind == "EQ")
+        self.fail(f"PrimFunc {name} chooses its kernels by a host condition tpat does not read: {cond}",
+                  hint="report it with the model attached")
     def _host(self, name: str):
         for gv, func in self.tir.functions.items():
             if gv.name_hint == name:
@@ -152,7 +178,7 @@ class HostLaunches:
         self.fail(f"cannot trace kernel pointer argument {arg} to a tensor",
                   hint="the kernel uses memory tpat cannot place; report it with the model attached")
 
-    def _launch(self, call, env, params, aliases) -> Kernel:
+    def _launch(self, call, env, params, aliases, when: tuple = ()) -> Kernel:
         name = str(call.args[0].value)
         kernel_func = self._host(name)
         nparams = len(kernel_func.params)
@@ -181,7 +207,7 @@ class HostLaunches:
         if all(isinstance(b, int) for b in block) and block[0] * block[1] * block[2] > MAX_THREADS_PER_BLOCK:
             self.fail(f"kernel {name} asks for {block[0]}x{block[1]}x{block[2]} threads per block, more than CUDA's "
                       f"{MAX_THREADS_PER_BLOCK}: a schedule rule split the work wrongly")
-        return Kernel(name, tuple(grid), tuple(block), smem, tuple(args))
+        return Kernel(name, tuple(grid), tuple(block), smem, tuple(args), when)
 
     def _tir_expr(self, value, resolve, kernel: str) -> E.Expr:
         try:

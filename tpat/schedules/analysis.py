@@ -97,7 +97,9 @@ def equal_products(a, b) -> bool:
 
 
 def static_factor(extents) -> int:
-    """The constant part of a product of extents (symbolic ones count as 1): what the product is a multiple of."""
+    """What a product of extents is surely a multiple of: its constants times the constant factor of each symbolic
+    extent (`seq * 8` counts 8, a bare `seq` 1; TVM's modular-set analysis)."""
+    from tvm import sym
     from tvm.ir.prim.expr import IntImm
 
     total = 1
@@ -106,6 +108,9 @@ def static_factor(extents) -> int:
             total *= extent.value
         elif isinstance(extent, int):
             total *= extent
+        else:
+            modular = sym.Analyzer().modular_set(extent)
+            total *= abs(int(modular.coeff)) if int(modular.base) == 0 and int(modular.coeff) > 0 else 1
     return total
 
 

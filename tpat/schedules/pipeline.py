@@ -89,7 +89,9 @@ def _logged(rule, declines: bool = False):
 def default_scheduled(mod, dim_max: dict[str, int]):
     """`mod` with every function not yet scheduled given tpat's default schedule, index math narrowed where exact.
     Lowering and the tune stage's timing of the default both go through here, so they judge the same kernels."""
+    from .divisible_dims import with_divisible_variants
     from .narrow_index import narrow_indices
 
-    return narrow_indices(default_schedules(dim_max)(mod), dim_max)
+    scheduled = with_divisible_variants(mod, dim_max, lambda m, dims: default_schedules(dims)(m))
+    return narrow_indices(scheduled, dim_max)
 

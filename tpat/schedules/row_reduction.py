@@ -104,7 +104,8 @@ class ShortRowReduction(GPUScheduleRule):
             return None  # an output not laid out as rows of the reduced axes
         rows = static_product(extents[:leading])
         itemsize = BY_NAME[str(sch.get(last.block_rv).writes[0].source.dtype)].itemsize
-        lanes, vec = _row_layout(row_length, itemsize, static_factor(row_extents), long_lanes=THREADS)
+        lanes, vec = _row_layout(row_length, itemsize, static_factor(row_extents), long_lanes=THREADS,
+                                 symbolic=static_product(row_extents) is None)
         if vec == 1 and SHORT_ROW < row_length <= MAX_ROW and rows is not None and rows < MIN_BLOCKS * ROWS_PER_BLOCK:
             return None  # few long rows that do not split into vectors: dlight's block of 256 threads per row
         rows_multiple = static_factor(extents[:leading])
@@ -134,7 +135,7 @@ class ShortRowReduction(GPUScheduleRule):
         else:
             row_loop, elems = sch.get_loops(last.block_rv)
             bx, ty = sch.split(row_loop, [None, ty_len])
-            tx, r_loop = self._split_row(sch, elems, lanes, vec, RUN_STEPS)
+            tx, r_loop = self._split_row(sch, elems, lanes, vec, run_steps(vec))
             sch.reorder(bx, ty, tx, r_loop)
             sch.bind(bx, "blockIdx.x")
             sch.bind(ty, "threadIdx.y")
@@ -152,7 +153,7 @@ class ShortRowReduction(GPUScheduleRule):
             sch.compute_at(block, bx, preserve_unit_loops=True)
             _, row, elems = sch.get_loops(block)
             sch.bind(row, "threadIdx.y")
-            tx, r_loop = self._split_row(sch, elems, lanes, vec, RUN_STEPS)
+            tx, r_loop = self._split_row(sch, elems, lanes, vec, run_steps(vec))
             sch.reorder(tx, r_loop)
             sch.bind(tx, "threadIdx.x")
             self._unroll(sch, r_loop)
@@ -314,16 +315,26 @@ def _same_extents(a, b) -> bool:
 
 
 def _row_layout(row_length: int, itemsize: int, row_multiple: int | None = None,
-                long_lanes: int = WARP) -> tuple[int, int]:
+                long_lanes: int = WARP, symbolic: bool = False) -> tuple[int, int]:
     """(lanes per row, elements per vector): a short row gives each lane LANE_BYTES, a long one spreads over the
     warp; (WARP, 1), scalar, when the row does not split into whole 16-byte vectors per lane. `row_length` is the
     row's length (its largest, for symbolic rows) and `row_multiple` what the length is surely a multiple of
-    (the length itself for static rows)."""
+    (the length itself for static rows). A `symbolic` row is walked in steps predicated at its end, one predicate
+    per vector: whole vectors suffice (the row a multiple of the vector, as in `divisible_dims.py`'s variant)."""
     vec = VECTOR_BYTES // itemsize
     lanes = WARP if row_length <= MAX_ROW else long_lanes
     if row_length <= SHORT_ROW:
         lanes = min(WARP, max(1, row_length * itemsize // LANE_BYTES))
         lanes = 1 << (lanes.bit_length() - 1)  # a power of two: the warp shuffles reduce over aligned groups
-    if vec < 2 or (row_length if row_multiple is None else row_multiple) % (lanes * vec):
+    multiple = row_length if row_multiple is None else row_multiple
+    if vec < 2 or multiple % (vec if symbolic else lanes * vec):
         return lanes if lanes > WARP else WARP, 1
     return lanes, vec
+
+
+def run_steps(vec: int) -> int:
+    """Steps of a run over a row of symbolic length: RUN_STEPS scalar steps, fewer when each is a vector (a run
+    of 8 elements a lane at most), so a short row at a long row's kernel wastes few predicated steps."""
+    return max(1, min(RUN_STEPS, 8 // vec))
+
+

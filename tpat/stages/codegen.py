@@ -77,6 +77,7 @@ def context(plugin: str, lowered: Lowered, arch_list: list[str], tvm_version: st
     for k, kernel in zip(plan["kernels"], lowered.launch_plan.kernels):
         k["name"] = prefix + k["name"]
         k["smem_max"] = E.evaluate(kernel.dyn_smem, max_dims)
+        k.setdefault("when", [])  # guards on the dims: the kernel runs where all hold (launch_plan.Guard)
         for a in k["args"]:
             if a["kind"] == "scalar":
                 a["c_scalar"] = _SCALAR_C.get(a["ctype"], "int64_t")

@@ -1,0 +1,39 @@
+"""Guarded launches (launch_plan.Guard): a kernel that runs only where its guards hold on the runtime dims, the
+plan's JSON unchanged for kernels without guards (their cache keys stay as they were)."""
+
+from __future__ import annotations
+
+import json
+
+from tpat.ir import expr as E
+from tpat.ir.launch_plan import Guard, Kernel, KernelArg, LaunchPlan
+
+SEQ = E.Dim(1, "seq")
+# n % 8 == 0 and n >= 512, as divisible_dims writes it: (n % 8) * 512 + min(n, 512) - 512 == 0
+SPAN = E.op("sub", E.op("add", E.op("mul", E.op("floormod", SEQ, 8), 512), E.op("min", SEQ, 512)), 512)
+
+
+def _kernel(name, when=()):
+    return Kernel(name, (E.op("mul", E.Dim(0, "batch"), SEQ), 1, 1), (32, 4, 1), 0,
+                  (KernelArg("input", "float*", index=0), KernelArg("scalar", "int32", value=SEQ)), when)
+
+
+def test_complementary_guards_launch_exactly_one_kernel():
+    fast, generic = _kernel("fast", (Guard(SPAN, True),)), _kernel("generic", (Guard(SPAN, False),))
+    for seq in (1, 8, 77, 504, 511, 512, 513, 520, 1024, 4096 + 8):
+        launched = [k.name for k in (fast, generic) if k.launched([3, seq])]
+        assert launched == (["fast"] if seq % 8 == 0 and seq >= 512 else ["generic"]), seq
+
+
+def test_guards_survive_json_and_describe_says_when():
+    plan = LaunchPlan((_kernel("fast", (Guard(SPAN, True),)), _kernel("generic", (Guard(SPAN, False),))), (), (), 0)
+    text = json.dumps(plan.to_json())
+    back = LaunchPlan.from_json(json.loads(text), ["batch", "seq"], lambda i: b"")
+    assert back.kernels == plan.kernels
+    lines = back.describe(["batch", "seq"])
+    assert lines[0].endswith("if ((((seq % 8) * 512) + min(seq, 512)) - 512) == 0")
+    assert lines[1].endswith("!= 0")
+
+
+def test_an_unguarded_kernel_keeps_its_json():
+    assert "when" not in _kernel("k").to_json() and _kernel("k").launched([1, 1])
