@@ -13,6 +13,8 @@ dispatches it ahead of them). On a CPU target (tests compile it for LLVM) each r
 
 from __future__ import annotations
 
+from .thread_rows import thread_rows
+
 THREADS = 256
 WARP = 32
 PER_THREAD = 4  # consecutive elements a thread: a warp reads 512 contiguous bytes of fp32 per step
@@ -54,7 +56,7 @@ def cumsum_rows(data, gpu: bool = True):
             with T.seq_scope():
                 src = T.decl_buffer((rows * n,), data_ptr.dtype, data=data_ptr.data)
                 dst = T.decl_buffer((rows * n,), out_ptr.dtype, data=out_ptr.data)
-                with _blocks(rows, threads, gpu) as (row, tid):
+                with thread_rows(rows, threads, 1, gpu) as (row, tid):
                     vals = T.decl_buffer([PER_THREAD], "float32", scope="local")
                     carry = T.decl_buffer([1], "float32", scope="local")
                     scan = T.decl_buffer([1], "float32", scope="local")
@@ -120,25 +122,3 @@ def _sync():
     from tvm.script.ir_builder import tirx as T
 
     T.evaluate(tvm.ir.Call("tirx.tvm_storage_sync", [tvm.ir.StringImm("shared")], ret_ty="void"))
-
-
-def _blocks(rows, threads: int, gpu: bool):
-    """(row, thread) of each thread: a block per row; one serial loop of rows on a CPU."""
-    import contextlib
-
-    from tvm import te, tirx
-    from tvm.script.ir_builder import tirx as T
-
-    @contextlib.contextmanager
-    def frame():
-        if not gpu:
-            with T.serial(0, rows) as row:
-                yield row, tirx.const(0, "int64")
-            return
-        bx = te.thread_axis("blockIdx.x")
-        tx = te.thread_axis("threadIdx.x")
-        with T.frame_scope([T.attr(bx, "thread_extent", tirx.Cast("int32", rows)),
-                            T.attr(tx, "thread_extent", threads)]):
-            yield bx.var.astype("int64"), tx.var.astype("int64")
-
-    return frame()

@@ -15,6 +15,8 @@ On a CPU target (tests compile it for LLVM) each row is one serial scan by a sin
 
 from __future__ import annotations
 
+from .thread_rows import thread_rows
+
 MAX_K = 32
 WARP = 32
 ROWS_PER_BLOCK = 8  # 256 threads
@@ -62,7 +64,7 @@ def topk_rows(data, k: int, largest: bool, index_dtype: str, gpu: bool = True):
                 src = T.decl_buffer((rows * n,), data_ptr.dtype, data=data_ptr.data)
                 vals = T.decl_buffer((rows * k,), values_ptr.dtype, data=values_ptr.data)
                 idxs = T.decl_buffer((rows * k,), indices_ptr.dtype, data=indices_ptr.data)
-                with _rows(rows, gpu) as (row, lane):
+                with thread_rows(rows, WARP, ROWS_PER_BLOCK, gpu) as (row, lane):
                     best_v = T.decl_buffer([k], "float32", scope="local")
                     best_i = T.decl_buffer([k], "int32", scope="local")
                     value = T.decl_buffer([CHUNK], "float32", scope="local")
@@ -156,27 +158,3 @@ def _warp_best(v, i, lanes: int, better):
         T.buffer_store(cur_i, tirx.Select(take[0], other_i[0], cur_i[0]), [0])
         offset //= 2
     return cur_v[0], cur_i[0]
-
-
-def _rows(rows, gpu: bool):
-    """(row, lane) of each thread: a warp per row, ROWS_PER_BLOCK rows a block; one serial loop on a CPU."""
-    import contextlib
-
-    from tvm import te, tirx
-    from tvm.script.ir_builder import tirx as T
-    from tvm.topi.utils import ceil_div
-
-    @contextlib.contextmanager
-    def frame():
-        if not gpu:
-            with T.serial(0, rows) as row:
-                yield row, tirx.const(0, "int64")
-            return
-        bx = te.thread_axis("blockIdx.x")
-        tx = te.thread_axis("threadIdx.x")
-        with T.frame_scope([T.attr(bx, "thread_extent", ceil_div(rows, ROWS_PER_BLOCK).astype("int32")),
-                            T.attr(tx, "thread_extent", WARP * ROWS_PER_BLOCK)]):
-            row = bx.var.astype("int64") * ROWS_PER_BLOCK + (tx.var // WARP).astype("int64")
-            yield row, (tx.var % WARP).astype("int64")
-
-    return frame()
