@@ -164,16 +164,12 @@ def check_bundle(bundle: Path, names: list[str] | None = None, jobs: int = 4, ti
                  progress=None) -> dict[str, GpuResult]:
     """Every bundled case (or `names`), each in a worker process: a kernel that faults poisons only its own CUDA
     context, and a worker that dies is replaced."""
-    from .pool import run_all
+    from .pool import results_by_key
 
     names = names if names is not None else bundled_cases(bundle)
     items = [(n, str(Path(bundle) / n)) for n in names]
-    results = {}
-    for name, result in run_all(check_case, items, jobs, timeout_s,
-                                lambda n, why: GpuResult(n, False, float("inf"), float("inf"), why)):
-        results[name] = result
-        if progress:
-            progress(result)
+    results = results_by_key(check_case, items, jobs, timeout_s,
+                             lambda n, why: GpuResult(n, False, float("inf"), float("inf"), why), progress)
     return {n: results[n] for n in names}
 
 

@@ -69,7 +69,7 @@ def policy_for(case: Case) -> str:
 def run_cases(cases: list[Case], bundle: Path, cache_dir: Path, jobs: int = 2, arch: tuple[str, ...] = ("sm_90",),
               plugin_library: bool = True, timeout_s: float = 600, progress=None) -> list[CaseResult]:
     """Every case through the pipeline, `jobs` at a time; results in case order. `progress(result)` after each."""
-    from .pool import run_all
+    from .pool import results_by_key
 
     bundle = Path(bundle).resolve()
     bundle.mkdir(parents=True, exist_ok=True)
@@ -90,10 +90,7 @@ def run_cases(cases: list[Case], bundle: Path, cache_dir: Path, jobs: int = 2, a
         return CaseResult(name, c.op_type, c.dtype, "crashed", "worker", f"{why} while converting", internal=True,
                           clear=False, policy=policy_for(c), multi_output=c.multi_output)
 
-    for name, result in run_all(convert_case, work, jobs, timeout_s, lost):
-        results[name] = result
-        if progress:
-            progress(result)
+    results.update(results_by_key(convert_case, work, jobs, timeout_s, lost, progress))
     return [results[c.name] for c in cases]
 
 

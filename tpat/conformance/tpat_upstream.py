@@ -64,21 +64,17 @@ def collect_calls(test_file: Path, out: Path, python: str | None = None, only: l
 def convert_calls(calls: Path, bundle: Path, cache_dir: Path, jobs: int = 2, arch: tuple[str, ...] = ("sm_90",),
                   plugin_library: bool = True, timeout_s: float = 900, progress=None) -> list[CaseResult]:
     """Every recorded call through tpat.onnx2plugin, `jobs` at a time; one result per call, in call order."""
-    from .pool import run_all
+    from .pool import results_by_key
 
     bundle = Path(bundle).resolve()
     bundle.mkdir(parents=True, exist_ok=True)
     folders = sorted(p for p in Path(calls).iterdir() if (p / "call.json").is_file())
     work = [(f.name, CallJob(str(f), str(bundle), str(cache_dir), tuple(arch), plugin_library)) for f in folders]
-    results = {}
 
     def lost(name: str, why: str) -> CaseResult:
         return CaseResult(name, "?", "?", "crashed", "worker", f"{why} while converting", internal=True, clear=False)
 
-    for name, result in run_all(convert_call, work, jobs, timeout_s, lost):
-        results[name] = result
-        if progress:
-            progress(result)
+    results = results_by_key(convert_call, work, jobs, timeout_s, lost, progress)
     return [results[f.name] for f in folders]
 
 
