@@ -108,6 +108,18 @@ def test_rows_of_whole_vectors_get_a_vector_kernel_chosen_at_launch(elem, vec, v
     assert list((tmp_path / "out").rglob("lib*_kernels.so")), "the guarded launcher compiles"
 
 
+def test_a_vector_variant_that_cannot_sit_under_the_launch_test_is_dropped():
+    """Rows of symbolic length up to 1024 get a block each, reduced through shared memory with barriers; TVM
+    inserts no barrier inside a condition, so the vector variant behind its launch test does not lower ("Cannot
+    insert syncs inside condition"): it is dropped and the plugin keeps the generic kernel (it failed to lower
+    before the variant was tried on its own)."""
+    model = fixed_model(h.make_node("Softmax", ["x"], ["y"], name="sm", axis=-1), [_vi("x", T.FLOAT, (4, "seq"))],
+                        [_vi("y", T.FLOAT, (4, "seq"))])
+    _, low = lower_node(model, {"seq": DimRange(min=1, opt=128, max=1024)})
+    (k,) = low.launch_plan.kernels
+    assert not k.when and k.block[0] > 32, "one unguarded kernel, a block a row"
+
+
 def _kernel_body(src: str, name: str) -> str:
     m = re.search(rf"__global__ void __launch_bounds__\(\d+\) {name}\([^)]*\) \{{\n.*?\n\}}", src, re.S)
     assert m, name

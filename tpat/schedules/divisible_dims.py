@@ -51,10 +51,30 @@ def with_divisible_variants(mod, dim_max: dict[str, int], schedule):
         except Exception as exc:  # noqa: BLE001 - the generic kernel stands; a variant is only an optimisation
             log.debug("no vector variant of %s: %s: %s", original, type(exc).__name__, exc)
             continue
-        if _vectorized(variant):
-            target = scheduled.get_global_var(original)
-            scheduled.update_func(target, _merged(scheduled[target], variant, n, m, vec))
+        if not _vectorized(variant):
+            continue
+        target = scheduled.get_global_var(original)
+        merged = _merged(scheduled[target], variant, n, m, vec)
+        try:
+            _lower(merged, original)
+        except Exception as exc:  # noqa: BLE001 - as above
+            log.debug("vector variant of %s dropped: it does not lower: %s: %s", original, type(exc).__name__, exc)
+            continue
+        scheduled.update_func(target, merged)
     return scheduled
+
+
+def _lower(func, name: str) -> None:
+    """TVM's TIR pipeline on `func` alone, or its error: a kernel whose block synchronises (a block-wide
+    reduction over shared memory) may not sit under the branch -- TVM inserts no barrier inside a condition, even
+    one that is the same for every thread ("Cannot insert syncs inside condition")."""
+    import tvm
+    from tvm import tirx
+
+    host_target = tvm.target.Target(tvm.target.Target.current(), host="llvm")
+    mod = tirx.transform.BindTarget(host_target)(tvm.IRModule({name: func.with_attr("global_symbol", name)}))
+    pipeline, _, _ = tirx.get_default_tir_pipeline(host_target)
+    pipeline(mod)
 
 
 def _candidate(func, dim_max: dict[str, int]):
