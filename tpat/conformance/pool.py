@@ -105,7 +105,7 @@ def run_all(fn: Callable, items: Iterable[tuple[str, object]], jobs: int, timeou
 
 
 def results_by_key(fn: Callable, items: Iterable[tuple[str, object]], jobs: int, timeout_s: float,
-            lost: Callable[[str, str], object], progress: Callable[[object], None] | None = None) -> dict:
+                   lost: Callable[[str, str], object], progress: Callable[[object], None] | None = None) -> dict:
     """`run_all`'s results by key, `progress(result)` called as each arrives (the conformance runs' loop)."""
     results = {}
     for key, result in run_all(fn, items, jobs, timeout_s, lost):

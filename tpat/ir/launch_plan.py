@@ -42,7 +42,7 @@ class KernelArg:
 @dataclass(frozen=True)
 class Guard:
     """A launch condition on the dims, `expr == 0` (`zero`) or `expr != 0`: TVM's host code chose between kernels
-    by the runtime dims (`tpat/schedules/divisible_dims.py`: a vector kernel when a dim is a multiple of 8)."""
+    by the runtime dims (`tpat/schedules/divisible_dims.py`: a vector kernel for rows of whole 16-byte vectors)."""
 
     expr: E.Expr
     zero: bool = True

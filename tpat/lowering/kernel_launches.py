@@ -117,6 +117,7 @@ class HostLaunches:
             return Guard(diff, kind == "EQ")
         self.fail(f"PrimFunc {name} chooses its kernels by a host condition tpat does not read: {cond}",
                   hint="report it with the model attached")
+
     def _host(self, name: str):
         for gv, func in self.tir.functions.items():
             if gv.name_hint == name:

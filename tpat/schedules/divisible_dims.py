@@ -79,7 +79,7 @@ def _lower(func, name: str) -> None:
 
 def _candidate(func, dim_max: dict[str, int]):
     """(n, V) when `func` is an unscheduled PrimFunc writing (last parameter: destination passing) a tensor whose
-    innermost dim is a bare symbolic dim n of the plugin whose largest value holds a vector V > 1."""
+    innermost dim is a bare symbolic dim n of the plugin that can reach W (MIN_BYTES), with V > 1 a vector."""
     from tvm import tirx
     from tvm.tirx.buffer import BufferType
 
@@ -95,8 +95,10 @@ def _candidate(func, dim_max: dict[str, int]):
         return None
     n = out.shape[-1]
     vec = VECTOR_BYTES // dtype.itemsize
-    if type(n).__name__ not in ("Var", "SizeVar") or n.name not in dim_max or vec < 2 or dim_max[n.name] < vec:
+    if type(n).__name__ not in ("Var", "SizeVar") or n.name not in dim_max or vec < 2:
         return None
+    if dim_max[n.name] * dtype.itemsize < MIN_BYTES:
+        return None  # the vector kernel would never run
     return n, vec
 
 
@@ -120,9 +122,9 @@ def _vectorized(func) -> bool:
 
 
 def _merged(generic, variant, n, m, vec: int):
-    """One PrimFunc: `if (n % V == 0) { n_divV = n / V; variant's body } else { generic's body }`. In the branch the
-    variant's tensors are views of the generic's parameters (`DeclBuffer`) typed with V * n_divV: its index
-    arithmetic stays in n_divV and simplifies as it did when it was scheduled."""
+    """One PrimFunc: `if (n % V == 0 && n >= W) { n_divV = n / V; variant's body } else { generic's body }`. In the
+    branch the variant's tensors are views of the generic's parameters (`DeclBuffer`) typed with V * n_divV: its
+    index arithmetic stays in n_divV and simplifies as it did when it was scheduled."""
     from tvm import tirx
 
     views = [tirx.DeclBuffer(v, data=tirx.buffer_data(g)) for v, g in zip(variant.params, generic.params)

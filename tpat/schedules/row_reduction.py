@@ -336,5 +336,3 @@ def run_steps(vec: int) -> int:
     """Steps of a run over a row of symbolic length: RUN_STEPS scalar steps, fewer when each is a vector (a run
     of 8 elements a lane at most), so a short row at a long row's kernel wastes few predicated steps."""
     return max(1, min(RUN_STEPS, 8 // vec))
-
-
