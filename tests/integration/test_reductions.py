@@ -69,31 +69,39 @@ def test_rows_of_symbolic_length_load_before_their_predicate(elem):
     assert len(re.findall(r"in[01]_ptr\[\(.*< seq\) \? .* : 0\)\]", body)) >= 2 * 3 * 4
 
 
-@pytest.mark.parametrize("elem, vec, vector", [(T.FLOAT, 4, "float4"), (T.FLOAT16, 8, "uint4")])
-def test_rows_of_whole_vectors_get_a_vector_kernel_chosen_at_launch(elem, vec, vector, tmp_path):
+@pytest.mark.parametrize("elem, vec, vector, lanes", [(T.FLOAT, 4, "float4", {64: 8, 128: 16, 256: 32, 512: 32}),
+                                                      (T.FLOAT16, 8, "uint4", {128: 8, 256: 16, 512: 32})])
+def test_rows_of_whole_vectors_get_a_vector_kernel_per_length_bucket(elem, vec, vector, lanes, tmp_path):
     """Attention with a dynamic sequence reads its rows one element a lane: a row of any length may end inside a
-    16-byte vector. It took 2.4-4.3x its static twin's time on an H200. A second kernel, for lengths that are
-    whole vectors and long enough to pay (tpat/schedules/divisible_dims.py), reads and writes 16-byte vectors;
-    the launcher picks one of the two by the runtime dims (launch_plan.Guard), and the plugin builds with nvcc."""
+    16-byte vector. It took 2.4-4.3x its static twin's time on an H200, and one vector kernel for every length
+    (a warp a row, a vector a lane a run) still took 2x at 512 and lost at 128. Now rows of whole vectors get one
+    vector kernel per bucket of lengths (B/2, B] (tpat/schedules/divisible_dims.py): lanes a row as the rules give
+    the bucket's longest row, a lane's steps covering it in one unrolled run; the launcher picks the kernel by the
+    runtime dims (launch_plan.Guard), the generic kernel where the row is not whole vectors; the plugin builds."""
     model = _fused_attention(elem, ("batch", 12, "seq", "seq"), ("batch", 1, 1, "seq"))
     _, low = lower_node(model, SEQ, fuse=True)
     kernels = low.launch_plan.kernels
-    assert len(kernels) == 2 and all(k.when for k in kernels)
-    vectored = [k for k in kernels if k.launched([64, 512])]
-    assert len(vectored) == 1
-    span = 64 * vec  # 1024 bytes: two vectors a lane of a warp (divisible_dims.MIN_BYTES)
-    for b, s in ((1, 1), (3, 77), (32, 128), (32, 384), (64, 512), (2, vec), (5, span + 1), (7, span + vec),
-                 (4, span - vec), (9, span)):
+    assert len(kernels) == 1 + len(lanes) and all(k.when for k in kernels)
+    (generic,) = [k for k in kernels if k.launched([3, 77])]
+    bounds = sorted(lanes)
+    for b, s in [(1, 1), (3, 77), (2, vec), (5, 129), (7, 500)] + [(4, bound + d) for bound in bounds
+                                                                     for d in (-vec, 0, vec) if 0 < bound + d <= 512]:
         (k,) = [k for k in kernels if k.launched([b, s])]
-        assert (k is vectored[0]) == (s % vec == 0 and s >= span), (b, s)
-        assert _at(k.grid[0], [b, s]) * k.block[1] == b * 12 * s, "a warp a row, every row once"
-    fast, = vectored
-    (generic,) = [k for k in kernels if k is not fast]
-    fast_body, generic_body = (_kernel_body(low.cuda_source, k.name) for k in (fast, generic))
-    loads = len(re.findall(rf"\*\({vector}\*\)\(in0_ptr \+", fast_body))
-    assert loads and loads % 3 == 0, "x in vectors, as many a run in each pass: max, sum, normalise"
-    assert re.search(rf"\*\({vector}\*\)\(T_softmax_norm\w*_ptr \+", fast_body), "rows stored in vectors"
-    assert vector not in generic_body
+        assert (k is generic) == (s % vec != 0), (b, s)
+        if k is not generic:
+            bucket = next(bound for bound in bounds if s <= bound)
+            assert k.block[0] == lanes[bucket], (s, bucket, k.block)
+        assert _at(k.grid[0], [b, s]) * k.block[1] == b * 12 * s, "whole rows a block, every row once"
+    for k in kernels:
+        text = _kernel_body(low.cuda_source, k.name)
+        if k is generic:
+            assert vector not in text
+            continue
+        assert text.count(f"{vector} in0_v") % 3 == 0 and f"{vector} in0_v" in text, "x in vectors, 3 passes"
+        assert f"{vector} in1_v" in text and "half in1_v" not in text and "float in1_v" not in text, \
+            "the mask, broadcast over heads and queries, in vectors too (8 scalar loads a vector before)"
+        assert re.search(r"for \(int ax1_0 = 0; ax1_0 < 1; \+\+ax1_0\)", text), "the bucket's row in one run"
+        assert re.search(rf"\*\({vector}\*\)\(T_softmax_norm\w*_ptr \+", text), "rows stored in vectors"
 
     spec = write_spec(tmp_path, {"attn.onnx": model}, {"fuse": [["add", "sm"]]}, tmp_path / "cache",
                       defaults={"validate": False, "dynamic": {"batch": {"min": 1, "opt": 8, "max": 64},
@@ -102,9 +110,8 @@ def test_rows_of_whole_vectors_get_a_vector_kernel_chosen_at_launch(elem, vec, v
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (launcher,) = (tmp_path / "out").rglob("*_kernels.cu")
     text = launcher.read_text()
-    guard = (f"if (((((tpat_floormod(dims[1], INT64_C({vec})) * INT64_C({span})) + tpat_min(dims[1], INT64_C({span})))"
-             f" - INT64_C({span}))) ")
-    assert text.count(guard + "== 0)") == 1 and text.count(guard + "!= 0)") == 1, "each kernel under its guard"
+    divisible = f"if ((tpat_floormod(dims[1], INT64_C({vec}))) "
+    assert text.count(divisible + "== 0") == len(lanes) and text.count(divisible + "!= 0)") == 1, "a guard each"
     assert list((tmp_path / "out").rglob("lib*_kernels.so")), "the guarded launcher compiles"
 
 

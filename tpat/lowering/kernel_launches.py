@@ -104,17 +104,22 @@ class HostLaunches:
                                      when + (Guard(guard.expr, not guard.zero),))
 
     def _guard(self, cond, resolve, name: str) -> "Guard | bool":
-        """A host branch's condition as a guard on the dims (`a == b`, `a != b`, negations of them), or its value
-        when it is a number at these shapes."""
+        """A host branch's condition as a guard on the dims (`a == b`, `a != b`, an order of a and b as
+        `max(a - b, 0) == 0` and the like, negations of them), or its value when it is a number at these shapes."""
         kind = type(cond).__name__
         if kind == "Not":
             inner = self._guard(cond.a, resolve, name)
             return (not inner) if isinstance(inner, bool) else Guard(inner.expr, not inner.zero)
-        if kind in ("EQ", "NE"):
-            diff = E.op("sub", self._tir_expr(cond.a, resolve, name), self._tir_expr(cond.b, resolve, name))
+        if kind in ("EQ", "NE", "LE", "LT", "GE", "GT"):
+            a, b = (self._tir_expr(side, resolve, name) for side in (cond.a, cond.b))
+            if kind in ("GE", "GT"):  # b <= a, b < a
+                a, b, kind = b, a, "LE" if kind == "GE" else "LT"
+            diff = E.op("sub", a, b)
+            if kind in ("LE", "LT"):  # a <= b: max(a - b, 0) == 0; a < b: max(a - b + 1, 0) == 0
+                diff = E.op("max", diff if kind == "LE" else E.op("add", diff, 1), 0)
             if isinstance(diff, int):
-                return (diff == 0) == (kind == "EQ")
-            return Guard(diff, kind == "EQ")
+                return (diff == 0) == (kind != "NE")
+            return Guard(diff, kind != "NE")
         self.fail(f"PrimFunc {name} chooses its kernels by a host condition tpat does not read: {cond}",
                   hint="report it with the model attached")
 

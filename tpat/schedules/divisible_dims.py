@@ -1,4 +1,5 @@
-"""A second kernel for a symbolic inner dim that is a whole number of 16-byte vectors, chosen at launch.
+"""Vector kernels for a symbolic inner dim that is a whole number of 16-byte vectors, one per row-length bucket,
+chosen at launch.
 
 A row of symbolic length (the attention Softmax with a dynamic sequence) cannot be read in vectors by a kernel
 that must serve every length: a vector may straddle the row's end or start off its alignment. So each such row
@@ -7,17 +8,22 @@ against 6.7 at sequence 128, fp16). Yet real lengths are nearly always multiples
 
 For each unscheduled PrimFunc whose output's innermost dim is a bare symbolic dim `n`, this builds a variant with
 `n := V * n_divV` (V elements a 16-byte vector of the output's dtype) and schedules it with the same rules, which
-now see rows that are whole vectors (`analysis.static_factor` reads the factor V). Where the rules did vectorize
-it, the two schedules become one PrimFunc,
-`if (n % V == 0 && n >= W) {n_divV = n / V; variant} else {generic}`: after
-SplitHostDevice that is a host branch between two kernels, which the launch-plan reader turns into guarded
-launches (`Kernel.when`), so the plugin picks the vector kernel whenever the runtime dims allow it. Variants that
-came out no different in kind (no vectorized loop) are dropped: the plan keeps one kernel.
+see rows that are whole vectors (`analysis.static_factor` reads the factor V).
 
-W is MIN_BYTES of the dim (two vectors a lane of a 32-lane warp): on an H200 the attention Softmax's vector kernel
-took 227/170/39 us at sequence 512/384/128 (fp16) against the generic kernel's 306/183/29, and 269/188/40 (fp32)
-against 326/193/29: it wins where a lane has vectors to walk and loses where each lane has one step, the per-row
-index work and the register staging of one vector then costing more than the wider loads save.
+One vector kernel for every length was not enough: a kernel laid out for the longest row gives a short row's lanes
+nothing to do, and one whose lanes walk a long row in a loop of runs has one run's loads in flight at a time.
+On an H200 the attention Softmax's one vector kernel (32 lanes, a vector a lane a run) took 227/170/39 us at
+sequence 512/384/128 (fp16) against the static twins' 116/68/6.7. So the variant is scheduled once per bucket of
+row lengths, (B/2, B] for B = the dim's largest value and the powers of two below it down to rows of FLOOR_BYTES:
+the rules see the bucket's bound as the dim's largest value (`dim_max`), which sets the lanes a row and lets a
+lane's steps cover the whole row in one unrolled run, as the static twin's do. A bucket whose kernel comes out
+the same as the next larger one's is left to it; one that did not vectorize is dropped, and so are the longest
+buckets' kernels while the merged function does not lower (a block a row cannot sit under a branch, see `_lower`).
+
+The kernels become one PrimFunc, `if (n % V == 0) { n_divV = n / V; if (n <= B_1) {..} else if (n <= B_2) {..}
+else {..} } else {generic}`: after SplitHostDevice these are host branches between kernels, which the launch-plan
+reader turns into guarded launches (`Kernel.when`), so the plugin picks, at run time, the kernel for the row's
+bucket whenever the row is whole vectors, and the generic kernel otherwise.
 """
 
 from __future__ import annotations
@@ -27,14 +33,16 @@ import logging
 from .analysis import VECTOR_BYTES
 
 log = logging.getLogger(__name__)
-MIN_BYTES = 1024  # the vector kernel from rows of two 16-byte vectors a lane of a warp (see the module docstring)
-SUFFIX = "__div"  # the variant's name while it is scheduled: <name>__div<V>
+FLOOR_BYTES = 256  # the smallest bucket: rows up to 256 bytes (8 lanes of 32 bytes), every shorter row too
+MAX_BUCKETS = 6  # kernels a function at most: 256 bytes to 8 KiB
+SUFFIX = "__div"  # a variant's name while it is scheduled: <name>__div<V>_<bound>
 
 
 def with_divisible_variants(mod, dim_max: dict[str, int], schedule):
-    """`schedule(mod, dim_max)`, then each eligible function's vector-divisible variant scheduled on its own and,
-    where it came out vectorized, merged into the function behind a runtime test. A variant the rules cannot
-    schedule is dropped (logged with -v): the function keeps its one generic kernel, as before this pass."""
+    """`schedule(mod, dim_max)`, then each eligible function's vector-divisible variants scheduled on their own,
+    one per bucket of lengths, and merged into the function behind runtime tests where they came out vectorized.
+    A variant the rules cannot schedule is dropped (logged with -v); with none left the function keeps its one
+    generic kernel, as before this pass."""
     import tvm
 
     candidates = []  # before scheduling: dlight's pass may update the module's functions in place
@@ -43,25 +51,45 @@ def with_divisible_variants(mod, dim_max: dict[str, int], schedule):
         if found is not None:
             candidates.append((gv.name_hint, func, *found))
     scheduled = schedule(mod, dim_max)
-    for original, func, n, vec in candidates:
+    for original, func, n, vec, itemsize in candidates:
         variant, m = _divided(func, n, vec)
-        name = f"{original}{SUFFIX}{vec}"
-        try:
-            variant = schedule(tvm.IRModule({name: variant}), {**dim_max, m.name: dim_max[n.name] // vec})[name]
-        except Exception as exc:  # noqa: BLE001 - the generic kernel stands; a variant is only an optimisation
-            log.debug("no vector variant of %s: %s: %s", original, type(exc).__name__, exc)
-            continue
-        if not _vectorized(variant):
-            continue
+        kernels = []  # (bound, scheduled variant), longest bucket first
+        for bound in buckets(dim_max[n.name], itemsize):
+            name = f"{original}{SUFFIX}{vec}_{bound}"
+            try:
+                kernel = schedule(tvm.IRModule({name: variant}), {**dim_max, m.name: bound // vec})[name]
+            except Exception as exc:  # noqa: BLE001 - the generic kernel stands; a variant is only an optimisation
+                log.debug("no vector variant of %s up to %d: %s: %s", original, bound, type(exc).__name__, exc)
+                continue
+            if not _vectorized(kernel):
+                continue
+            if kernels and _same(kernel, kernels[-1][1]):
+                continue  # the next larger bucket's kernel serves these lengths as well
+            kernels.append((bound, kernel))
         target = scheduled.get_global_var(original)
-        merged = _merged(scheduled[target], variant, n, m, vec)
-        try:
-            _lower(merged, original)
-        except Exception as exc:  # noqa: BLE001 - as above
-            log.debug("vector variant of %s dropped: it does not lower: %s: %s", original, type(exc).__name__, exc)
-            continue
-        scheduled.update_func(target, merged)
+        while kernels:  # the longest bucket's kernel first dropped: a block a row synchronises (see _lower)
+            merged = _merged(scheduled[target], kernels, n, m, vec)
+            try:
+                _lower(merged, original)
+            except Exception as exc:  # noqa: BLE001 - as above
+                log.debug("vector variant of %s up to %d dropped: the variants do not lower: %s: %s", original,
+                          kernels[0][0], type(exc).__name__, exc)
+                kernels = kernels[1:]
+                continue
+            scheduled.update_func(target, merged)
+            break
     return scheduled
+
+
+def buckets(n_max: int, itemsize: int) -> list[int]:
+    """The buckets' bounds, largest first: the dim's largest value, then the powers of two below it down to
+    rows of FLOOR_BYTES (at most MAX_BUCKETS in all)."""
+    bounds = [n_max]
+    bound = 1 << ((n_max - 1).bit_length() - 1) if n_max > 1 else 0
+    while bound * itemsize >= FLOOR_BYTES and len(bounds) < MAX_BUCKETS:
+        bounds.append(bound)
+        bound //= 2
+    return bounds
 
 
 def _lower(func, name: str) -> None:
@@ -78,8 +106,9 @@ def _lower(func, name: str) -> None:
 
 
 def _candidate(func, dim_max: dict[str, int]):
-    """(n, V) when `func` is an unscheduled PrimFunc writing (last parameter: destination passing) a tensor whose
-    innermost dim is a bare symbolic dim n of the plugin that can reach W (MIN_BYTES), with V > 1 a vector."""
+    """(n, V, itemsize) when `func` is an unscheduled PrimFunc writing (last parameter: destination passing) a
+    tensor whose innermost dim is a bare symbolic dim n of the plugin that can reach a whole vector, with V > 1
+    elements a vector."""
     from tvm import tirx
     from tvm.tirx.buffer import BufferType
 
@@ -95,11 +124,9 @@ def _candidate(func, dim_max: dict[str, int]):
         return None
     n = out.shape[-1]
     vec = VECTOR_BYTES // dtype.itemsize
-    if type(n).__name__ not in ("Var", "SizeVar") or n.name not in dim_max or vec < 2:
+    if type(n).__name__ != "Var" or n.name not in dim_max or vec < 2 or dim_max[n.name] < vec:
         return None
-    if dim_max[n.name] * dtype.itemsize < MIN_BYTES:
-        return None  # the vector kernel would never run
-    return n, vec
+    return n, vec, dtype.itemsize
 
 
 def _divided(func, n, vec: int):
@@ -121,17 +148,27 @@ def _vectorized(func) -> bool:
     return bool(found)
 
 
-def _merged(generic, variant, n, m, vec: int):
-    """One PrimFunc: `if (n % V == 0 && n >= W) { n_divV = n / V; variant's body } else { generic's body }`. In the
-    branch the variant's tensors are views of the generic's parameters (`DeclBuffer`) typed with V * n_divV: its
-    index arithmetic stays in n_divV and simplifies as it did when it was scheduled."""
+def _same(a, b) -> bool:
+    import tvm_ffi
+
+    return tvm_ffi.structural_equal(a.body, b.body, map_free_vars=True)
+
+
+def _merged(generic, kernels, n, m, vec: int):
+    """One PrimFunc: `if (n % V == 0) { n_divV = n / V; if (n <= B_k) {..} .. else {kernel of B_1} } else
+    {generic's body}`, `kernels` the (B, variant) longest first. In each branch the variant's tensors are views of
+    the generic's parameters (`DeclBuffer`) typed with V * n_divV: its index arithmetic stays in n_divV and
+    simplifies as it did when it was scheduled."""
     from tvm import tirx
 
-    views = [tirx.DeclBuffer(v, data=tirx.buffer_data(g)) for v, g in zip(variant.params, generic.params)
-             if not v.same_as(g)]
-    # n % V == 0 and n >= W, as one equality (launch guards are equalities of the dims, or their negations):
-    # (n % V) * W + min(n, W) == W
-    span = tirx.const(MIN_BYTES // VECTOR_BYTES * vec, n.ty)
-    divisible = tirx.EQ(tirx.floormod(n, tirx.const(vec, n.ty)) * span + tirx.min(n, span), span)
-    then = tirx.SeqStmt([tirx.Bind(m, tirx.floordiv(n, tirx.const(vec, n.ty)))] + views + [variant.body])
+    def body(variant):
+        views = [tirx.DeclBuffer(v, data=tirx.buffer_data(g)) for v, g in zip(variant.params, generic.params)
+                 if not v.same_as(g)]
+        return tirx.SeqStmt(views + [variant.body]) if views else variant.body
+
+    chain = body(kernels[0][1])
+    for bound, variant in kernels[1:]:
+        chain = tirx.IfThenElse(tirx.LE(n, tirx.const(bound, n.ty)), body(variant), chain)
+    divisible = tirx.EQ(tirx.floormod(n, tirx.const(vec, n.ty)), tirx.const(0, n.ty))
+    then = tirx.SeqStmt([tirx.Bind(m, tirx.floordiv(n, tirx.const(vec, n.ty))), chain])
     return generic.with_body(tirx.IfThenElse(divisible, then, generic.body))

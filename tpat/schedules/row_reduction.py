@@ -51,6 +51,7 @@ THREADS = 256  # per block, when short rows are vectorised
 RUN_STEPS = 4  # a row of symbolic length: steps of a lane's run (32 lanes: 128 elements, no step wasted at BERT's
 # sequence lengths, multiples of 128; each step past the row's end still costs its loads and index arithmetic,
 # and at 8 steps a run the attention Softmax's kernel at sequence 128 was half dead steps, ~650 instructions a warp)
+MAX_VECTOR_STEPS = 4  # a run of 16-byte vectors: 64 bytes a lane in flight
 
 
 class ShortRowReduction(GPUScheduleRule):
@@ -135,7 +136,7 @@ class ShortRowReduction(GPUScheduleRule):
         else:
             row_loop, elems = sch.get_loops(last.block_rv)
             bx, ty = sch.split(row_loop, [None, ty_len])
-            tx, r_loop = self._split_row(sch, elems, lanes, vec, run_steps(vec))
+            tx, r_loop = self._split_row(sch, elems, lanes, vec, run_steps(vec, row_length, lanes), row_length)
             sch.reorder(bx, ty, tx, r_loop)
             sch.bind(bx, "blockIdx.x")
             sch.bind(ty, "threadIdx.y")
@@ -153,7 +154,7 @@ class ShortRowReduction(GPUScheduleRule):
             sch.compute_at(block, bx, preserve_unit_loops=True)
             _, row, elems = sch.get_loops(block)
             sch.bind(row, "threadIdx.y")
-            tx, r_loop = self._split_row(sch, elems, lanes, vec, run_steps(vec))
+            tx, r_loop = self._split_row(sch, elems, lanes, vec, run_steps(vec, row_length, lanes), row_length)
             sch.reorder(tx, r_loop)
             sch.bind(tx, "threadIdx.x")
             self._unroll(sch, r_loop)
@@ -167,7 +168,7 @@ class ShortRowReduction(GPUScheduleRule):
         return sch
 
     @staticmethod
-    def _split_row(sch: s_tir.Schedule, elems, lanes: int, vec: int, steps: int = 1):
+    def _split_row(sch: s_tir.Schedule, elems, lanes: int, vec: int, steps: int = 1, longest: int | None = None):
         """(lane loop, the lane's loop over its elements). Scalar: lane-interleaved (element r*lanes + lane), so a
         warp's load is contiguous. Vectorised: (vector r, lane, element of the vector), each vector contiguous.
 
@@ -177,15 +178,20 @@ class ShortRowReduction(GPUScheduleRule):
         end; the run loop is marked (`unpredicated_loads.MARK`) so that the loads of each step are issued
         unconditionally, from an index kept inside the buffer, before the predicate (`unpredicated_loads.py`):
         predicated loads beside their use were one in flight a lane, unrolled or not (the attention Softmax with
-        a dynamic sequence at 53/327/553 us at 128/384/512 on an H200, its static twins at 6.8/67.5/117)."""
+        a dynamic sequence at 53/327/553 us at 128/384/512 on an H200, its static twins at 6.8/67.5/117). Where one
+        run covers the row's `longest` length (the plugin's largest dims; a bucket's bound in `divisible_dims.py`),
+        the run loop is marked ONE_RUN too and gets the static extent 1: no trip count to compute (in a bucket's
+        kernel, a division by the row's length), nothing for nvcc to keep rolled."""
         from tvm.ir.prim.expr import IntImm
 
-        from .unpredicated_loads import MARK
+        from .unpredicated_loads import MARK, ONE_RUN
 
         if not isinstance(sch.get(elems).extent, IntImm):
             loops = sch.split(elems, [None, steps, lanes] + ([vec] if vec > 1 else []))
             sch.reorder(loops[2], loops[0], loops[1], *loops[3:])
             sch.annotate(loops[0], ann_key=MARK, ann_val=1)
+            if longest is not None and steps * lanes * vec >= longest:
+                sch.annotate(loops[0], ann_key=ONE_RUN, ann_val=1)
             return loops[2], loops[1]
         if vec == 1:
             r_loop, tx = sch.split(elems, [None, lanes])
@@ -196,16 +202,19 @@ class ShortRowReduction(GPUScheduleRule):
 
     @staticmethod
     def _vectorize(sch: s_tir.Schedule, sites, rows_shape, reduced: int, last=None) -> None:
-        """Operands shaped as the rows or as one row (`reduced`: the row's axes) loaded per vector into registers,
-        the output (`last`, when it is written element by element) stored per vector."""
+        """Operands shaped as the rows, as one row (`reduced`: the row's axes), or broadcast to the rows along the
+        other axes (the attention mask, (batch, 1, 1, seq) against (batch, heads, seq, seq)), loaded per vector into
+        registers; the output (`last`, when it is written element by element) stored per vector. A broadcast mask
+        left to 2-byte loads beside 16-byte ones cost the symbolic attention kernel 8 loads a vector (the static
+        twin's nvcc merged them, its offsets being static multiples of the vector)."""
         out = sch.get(last).writes[0].source if last is not None else None
         rows_shape = list(out.shape) if out is not None else rows_shape
-        shapes = (rows_shape, rows_shape[len(rows_shape) - reduced:])  # the rows, or one row (gamma)
+        row_shape = rows_shape[len(rows_shape) - reduced:]
         itemsize = BY_NAME[str((out if out is not None else sch.get(sites[0][0]).reads[0].source).dtype)].itemsize
         for block, r_loop in sites:
             for i, read in enumerate(sch.get(block).reads):
                 dtype = BY_NAME.get(str(read.source.dtype))
-                matches = any(same_shape(read.source.shape, shape) for shape in shapes)
+                matches = _broadcasts_along_rows(list(read.source.shape), rows_shape, row_shape)
                 if matches and dtype and dtype.itemsize == itemsize and read.source.scope() == "global":
                     cache = sch.cache_read(block, i, "local", consumer_blocks=[block])
                     sch.compute_at(cache, r_loop, preserve_unit_loops=True)
@@ -248,6 +257,16 @@ def _reads_its_rows(sch, infos) -> bool:
         analyzer.bind(iv.var, iv.dom)
     return all(len(read.region) == 1 and analyzer.can_prove_equal(read.region[0].min, row)
                for read in last.reads if read.source in produced)
+
+
+def _broadcasts_along_rows(shape, rows_shape, row_shape) -> bool:
+    """`shape` is the rows' shape, one row's, or the rows' with some axes before the row's last one of extent 1
+    (numpy broadcasting, aligned at the right): each vector of it lines up with a vector of the rows."""
+    if same_shape(shape, row_shape) or same_shape(shape, rows_shape):
+        return True
+    if not shape or len(shape) > len(rows_shape) or str(shape[-1]) != str(rows_shape[-1]):
+        return False
+    return all(str(a) == str(b) or static_product([a]) == 1 for a, b in zip(shape[-2::-1], rows_shape[-2::-1]))
 
 
 def _split_index_map(extents, row: int):
@@ -332,7 +351,11 @@ def _row_layout(row_length: int, itemsize: int, row_multiple: int | None = None,
     return lanes, vec
 
 
-def run_steps(vec: int) -> int:
-    """Steps of a run over a row of symbolic length: RUN_STEPS scalar steps, fewer when each is a vector (a run
-    of 8 elements a lane at most), so a short row at a long row's kernel wastes few predicated steps."""
-    return max(1, min(RUN_STEPS, 8 // vec))
+def run_steps(vec: int, row_length: int = 0, lanes: int = WARP) -> int:
+    """Steps of a run over a row of symbolic length. Scalar: RUN_STEPS. In vectors: enough for the row's largest
+    length in one run, at most MAX_VECTOR_STEPS: a lane's loads of the whole row then go out together, as in the
+    static twin's unrolled walk (`divisible_dims.py` bounds each kernel's rows to a bucket (B/2, B], so at most
+    half the steps are past the row's end)."""
+    if vec == 1:
+        return RUN_STEPS
+    return max(1, min(MAX_VECTOR_STEPS, -(-row_length // (lanes * vec))))

@@ -31,6 +31,7 @@ TVM's pipeline byte for byte as before.
 from __future__ import annotations
 
 MARK = "tpat.unpredicated_loads"
+ONE_RUN = "tpat.one_run"  # on a marked loop: one run covers every row the kernel is launched for; extent 1
 PIPELINE = "tpat"  # the TIR pipeline name tpat compiles with: TVM's default, this pass in its device finalisation
 
 
@@ -85,8 +86,9 @@ def _rewrite_marked_loops(body):
         if MARK not in (node.annotations or {}):
             return node
         steps = tvm_ffi.structural_map(node.body, (tirx.IfThenElse, lambda step: _hoist_loads(step, written)))
-        annotations = {k: v for k, v in node.annotations.items() if k != MARK}
-        return tirx.For(node.loop_var, node.min, node.extent, node.kind, _bindings_first(steps, written),
+        annotations = {k: v for k, v in node.annotations.items() if k not in (MARK, ONE_RUN)}
+        extent = tirx.const(1, node.extent.ty) if ONE_RUN in node.annotations else node.extent
+        return tirx.For(node.loop_var, node.min, extent, node.kind, _bindings_first(steps, written),
                         node.thread_binding, annotations, node.step)
 
     return tvm_ffi.structural_map(body, (tirx.For, loop))
