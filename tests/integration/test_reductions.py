@@ -91,7 +91,8 @@ def test_rows_of_whole_vectors_get_a_vector_kernel_per_length_bucket(elem, vec, 
         if k is not generic:
             bucket = next(bound for bound in bounds if s <= bound)
             assert k.block[0] == lanes[bucket], (s, bucket, k.block)
-        assert _at(k.grid[0], [b, s]) * k.block[1] == b * 12 * s, "whole rows a block, every row once"
+        assert _at(k.grid[0], [b, s]) * _at(k.grid[1], [b, s]) * k.block[1] == b * 12 * s, "every row once"
+        assert _at(k.grid[1], [b, s]) == b, "the batch on blockIdx.y: whole rows of one batch a block"
     for k in kernels:
         text = _kernel_body(low.cuda_source, k.name)
         if k is generic:
@@ -100,7 +101,10 @@ def test_rows_of_whole_vectors_get_a_vector_kernel_per_length_bucket(elem, vec, 
         assert text.count(f"{vector} in0_v") % 3 == 0 and f"{vector} in0_v" in text, "x in vectors, 3 passes"
         assert f"{vector} in1_v" in text and "half in1_v" not in text and "float in1_v" not in text, \
             "the mask, broadcast over heads and queries, in vectors too (8 scalar loads a vector before)"
-        assert re.search(r"for \(int ax1_0 = 0; ax1_0 < 1; \+\+ax1_0\)", text), "the bucket's row in one run"
+        assert re.search(r"for \(int ax\d_0 = 0; ax\d_0 < 1; \+\+ax\d_0\)", text), "the bucket's row in one run"
+        masks = re.findall(r"in1_ptr \+ \((.*)\)\);", text)
+        assert masks and all("blockIdx.y" in m and "/" not in m and "%" not in m for m in masks), \
+            "the mask's row found without a division: the batch is blockIdx.y"
         assert re.search(rf"\*\({vector}\*\)\(T_softmax_norm\w*_ptr \+", text), "rows stored in vectors"
 
     spec = write_spec(tmp_path, {"attn.onnx": model}, {"fuse": [["add", "sm"]]}, tmp_path / "cache",

@@ -114,9 +114,10 @@ def static_factor(extents) -> int:
     return total
 
 
-def fused_index_map(extents, leading: int):
+def fused_index_map(extents, leading: int, first_apart: bool = False):
     """(i0, .., i_{n-1}) -> (row, element): the first `leading` axes fused into the row, the rest into the element
-    (just the row, a flat index, when all axes are leading)."""
+    (just the row, a flat index, when all axes are leading). `first_apart`: (i0, row within i0[, element]), the
+    first axis kept out of the row."""
     from tvm import tirx
 
     def fuse(iters, dims):
@@ -126,8 +127,9 @@ def fused_index_map(extents, leading: int):
         return index
 
     def mapping(*iters):
-        row = fuse(iters[:leading], extents[:leading])
-        return [row, fuse(iters[leading:], extents[leading:])] if len(iters) > leading else [row]
+        row = [iters[0], fuse(iters[1:leading], extents[1:leading])] if first_apart else \
+            [fuse(iters[:leading], extents[:leading])]
+        return row + [fuse(iters[leading:], extents[leading:])] if len(iters) > leading else row
 
     return tirx.IndexMap.from_func(mapping, ndim=len(extents))
 
