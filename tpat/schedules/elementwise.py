@@ -156,6 +156,8 @@ def _gather_vectors(sch, block, lanes: int) -> None:
     if width is None or not _loads_are_vectors(sch.get(block), width):
         width = lanes
         vector = False
+        _contiguous_reads_in_vectors(sch, block, lanes)
+        elements = sch.get_loops(block)[-1]
     else:
         vector = True
     loops = sch.split(elements, [None, width]) if sch.get(elements).extent.value > width else [elements]
@@ -164,6 +166,33 @@ def _gather_vectors(sch, block, lanes: int) -> None:
         loops = loops[:-1]
     for loop in loops:
         sch.unroll(loop)
+
+
+def _contiguous_reads_in_vectors(sch, block, lanes: int) -> None:
+    """A gather whose elements are not one vector (GatherElements: each reads the data at its own loaded index)
+    still reads its index tensor contiguously, a thread's `lanes` elements in a row: that tensor is staged into
+    registers by 16-byte loads (two int64 a load) instead of one scalar load an element."""
+    import tvm_ffi
+    from tvm.ir import TensorLoad
+
+    body = sch.get(block)
+    column = body.iter_vars[-1].var
+    loads = []
+    tvm_ffi.structural_walk(body.body, (TensorLoad, loads.append))
+    contiguous = {load.source for load in loads if _moves_by_vectors(load, column, lanes) == "vector"}
+    parent = sch.get_loops(block)[-2]
+    for i, read in enumerate(body.reads):
+        dtype = BY_NAME.get(str(read.source.dtype))
+        if read.source not in contiguous or dtype is None or read.source.scope() != "global":
+            continue
+        cache = sch.cache_read(block, i, "local")
+        sch.compute_at(cache, parent, preserve_unit_loops=True)
+        inner = sch.get_loops(cache)[-1]
+        width = max(1, VECTOR_BYTES // dtype.itemsize)
+        if width < lanes:
+            outer, inner = sch.split(inner, [None, width])
+            sch.unroll(outer)
+        sch.vectorize(inner)
 
 
 def _vector_types_exist(block, lanes: int) -> bool:
@@ -211,34 +240,41 @@ def _loads_are_vectors(block, lanes: int) -> bool:
     vector loads assume). Loads that depend on loaded values (indices) count as unknown multiples of their
     strides, which is what makes GatherND's slice provably aligned and a Slice's offset not."""
     import tvm_ffi
-    from tvm import sym, tirx
     from tvm.ir import TensorLoad
 
     column = block.iter_vars[-1].var
-    m = tirx.Var("m", column.ty)
-    analyzer = sym.Analyzer()
     loads = []
     tvm_ffi.structural_walk(block.body, (TensorLoad, loads.append))
+    return all(_moves_by_vectors(load, column, lanes) is not None for load in loads)
+
+
+def _moves_by_vectors(load, column, lanes: int) -> str | None:
+    """"uniform" when `load`, flattened, does not move with `column` (GatherND's indices), "vector" when it moves by
+    one element per column from a multiple of `lanes`, None otherwise."""
+    import tvm_ffi
+    from tvm import sym, tirx
+
+    analyzer = sym.Analyzer()
+    m = tirx.Var("m", column.ty)
 
     def substitute(expr, value):
         return tvm_ffi.structural_map(expr, (tirx.Var, lambda var: value if var.same_as(column) else var))
 
-    for load in loads:
-        shape = list(load.source.shape)
-        if len(load.indices) != len(shape):
-            return False
-        # strides may be symbolic (a dynamic dim): the modular set of the start then keeps their constant factors
-        offset, stride = tirx.const(0, column.ty), tirx.const(1, column.ty)
-        for index, dim in zip(reversed(list(load.indices)), reversed(shape)):
-            offset = offset + tirx.Cast(column.ty, index) * stride
-            stride = stride * tirx.Cast(column.ty, dim)
-        step = analyzer.simplify(substitute(offset, column + 1) - offset)
-        if isinstance(step, tirx.IntImm) and step.value == 0:
-            continue  # the same for every element of the vector (GatherND's indices)
-        start = analyzer.modular_set(substitute(offset, m * lanes))
-        if not (isinstance(step, tirx.IntImm) and step.value == 1) or start.coeff % lanes or start.base % lanes:
-            return False
-    return True
+    shape = list(load.source.shape)
+    if len(load.indices) != len(shape):
+        return None
+    # strides may be symbolic (a dynamic dim): the modular set of the start then keeps their constant factors
+    offset, stride = tirx.const(0, column.ty), tirx.const(1, column.ty)
+    for index, dim in zip(reversed(list(load.indices)), reversed(shape)):
+        offset = offset + tirx.Cast(column.ty, index) * stride
+        stride = stride * tirx.Cast(column.ty, dim)
+    step = analyzer.simplify(substitute(offset, column + 1) - offset)
+    if isinstance(step, tirx.IntImm) and step.value == 0:
+        return "uniform"
+    start = analyzer.modular_set(substitute(offset, m * lanes))
+    if not (isinstance(step, tirx.IntImm) and step.value == 1) or start.coeff % lanes or start.base % lanes:
+        return None
+    return "vector"
 
 
 def _flatten_block(sch, block, kept: int = 0) -> None:
