@@ -50,6 +50,7 @@ MIN_SHARE = 4  # reduced elements a thread walks at least (outer layout)
 FILL_THREADS = 1 << 19  # outer layout: threads (outputs x split, at the largest dims) that fill an H200 twice
 OUTER_THREADS = 256  # outer layout: threads a block
 OUTER_STEPS = 8  # outer layout, a reduced axis of symbolic length: steps unrolled per run
+WINDOW_WORD = 4  # a thread walks the windows of a 4-byte word of outputs (two fp16), sharing their index math
 SMALL_WINDOW = 32  # a reduced window this small and neither layout (pooling): a thread per output walks it
 
 
@@ -138,7 +139,13 @@ class RowReduce(GPUScheduleRule):
             for i in range(len(sch.get(red.block_rv).writes)):
                 sch.set_scope(red.block_rv, buffer_index=i, storage_scope="local")
         out_loop, r_loop = sch.get_loops(red.block_rv)
-        bx, tx = sch.split(out_loop, [None, THREADS])
+        dtype = BY_NAME.get(str(sch.get(red.block_rv).writes[0].source.dtype))
+        per = max(1, WINDOW_WORD // dtype.itemsize) if dtype else 1  # outputs a thread: a 4-byte word of them
+        if per > 1 and static_factor(extents[leading - 1:leading]) % per == 0:
+            bx, tx, pair = sch.split(out_loop, [None, THREADS, per])
+            sch.unroll(pair)
+        else:
+            bx, tx = sch.split(out_loop, [None, THREADS])
         sch.bind(bx, "blockIdx.x")
         sch.bind(tx, "threadIdx.x")
         sch.unroll(r_loop)
