@@ -157,7 +157,6 @@ def _gather_vectors(sch, block, lanes: int) -> None:
         width = lanes
         vector = False
         _contiguous_reads_in_vectors(sch, block, lanes)
-        elements = sch.get_loops(block)[-1]
     else:
         vector = True
     loops = sch.split(elements, [None, width]) if sch.get(elements).extent.value > width else [elements]

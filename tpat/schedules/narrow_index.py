@@ -66,22 +66,16 @@ def bounded_threads(func, dim_max: dict[str, int]):
     """`func` with each symbolic thread extent (a loop bound to blockIdx/threadIdx) written `min(extent, its value
     at the largest dims)`; extents that do not grow with the dims stay as they are."""
     import tvm_ffi
-    from tvm import sym, tirx
+    from tvm import tirx
     from tvm.ir.prim.expr import IntImm
-
-    analyzer = sym.Analyzer()
-
-    def at_max(expr):
-        return analyzer.simplify(tvm_ffi.structural_map(
-            expr, (tirx.Var, lambda v: tirx.const(dim_max[v.name], v.ty) if v.name in dim_max else v)))
 
     def bounded(loop):
         if loop.kind != tirx.ForKind.THREAD_BINDING or isinstance(loop.extent, IntImm):
             return loop
-        largest = at_max(loop.extent)
-        if not isinstance(largest, IntImm) or largest.value < 1:
+        largest = max_product([loop.extent], dim_max)
+        if largest is None or largest < 1:
             return loop
-        return tirx.For(loop.loop_var, loop.min, tirx.min(loop.extent, largest), loop.kind, loop.body,
-                        loop.thread_binding, loop.annotations)
+        return tirx.For(loop.loop_var, loop.min, tirx.min(loop.extent, tirx.const(largest, loop.extent.ty)),
+                        loop.kind, loop.body, loop.thread_binding, loop.annotations)
 
     return func.with_body(tvm_ffi.structural_map(func.body, (tirx.For, bounded)))

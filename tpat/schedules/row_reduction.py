@@ -128,7 +128,7 @@ class ShortRowReduction(GPUScheduleRule):
         outer = (plain and leading > 1 and static_product(extents[:1]) is None
                  and largest_first is not None and largest_first <= MAX_GRID_Y
                  and static_factor(extents[1:leading]) % ty_len == 0
-                 and _broadcast_over_rows(sch, infos, extents, leading))
+                 and _read_per_first_axis(sch, infos, extents, leading))
 
         def row_map(dims, lead):
             return fused_index_map(dims, lead, first_apart=outer)
@@ -285,7 +285,7 @@ def _reads_its_rows(sch, infos) -> bool:
         analyzer.can_prove_equal(r.min, v) for r, v in zip(read.region, row)) for read in rows)
 
 
-def _broadcast_over_rows(sch, infos, extents, leading: int) -> bool:
+def _read_per_first_axis(sch, infos, extents, leading: int) -> bool:
     """Some operand is indexed by the first axis but broadcast over other row axes (the attention mask, (batch, 1,
     1, seq) against rows of (batch, heads, seq)): each row's thread must find its first-axis index."""
     for info in infos:
@@ -390,7 +390,7 @@ def _row_layout(row_length: int, itemsize: int, row_multiple: int | None = None,
     return lanes, vec
 
 
-def run_steps(vec: int, row_length: int = 0, lanes: int = WARP) -> int:
+def run_steps(vec: int, row_length: int, lanes: int) -> int:
     """Steps of a run over a row of symbolic length. Scalar: RUN_STEPS. In vectors: enough for the row's largest
     length in one run, at most MAX_VECTOR_STEPS: a lane's loads of the whole row then go out together, as in the
     static twin's unrolled walk (`divisible_dims.py` bounds each kernel's rows to a bucket (B/2, B], so at most
