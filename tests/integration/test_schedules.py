@@ -142,6 +142,26 @@ def test_elementwise_kernels_move_16_bytes_per_access(elem, vector, shape):
     assert re.search(rf"\*\({vector}\*\)\(compute_ptr \+ [^;]*= \*\({vector}\*\)", body), "one vector store"
 
 
+@pytest.mark.parametrize("elem, vector", [(T.FLOAT, "float4"), (T.FLOAT16, "uint4")])
+def test_a_bias_broadcast_along_the_rows_is_read_in_vectors(elem, vector):
+    """Bias + GELU: the bias, (3072,) against (batch, 128, 3072), was one 2-byte load an element at a run-time
+    modulo (fp16: 39.4 us on an H200, 35.2 with the bias in vectors). Every operand of the row, the bias too, is
+    staged into registers by 16-byte loads, the math scalar (erf has no vector form), the output a vector store."""
+    rng = np.random.default_rng(0)
+    bias = onnx.numpy_helper.from_array(rng.random(3072).astype(np.float32 if elem == T.FLOAT else np.float16), "b")
+    graph = h.make_graph([h.make_node("Add", ["x", "b"], ["s"], name="add"), h.make_node("Erf", ["s"], ["y"], name="erf")],
+                         "g", [h.make_tensor_value_info("x", elem, ("batch", 128, 3072))],
+                         [h.make_tensor_value_info("y", elem, ("batch", 128, 3072))], initializer=[bias])
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 17)])
+    _, low = lower_node(model, fuse=True)
+    (k,) = low.launch_plan.kernels
+    body = kernel_bodies(low.cuda_source)
+    loads = re.findall(rf"\*\({vector}\*\)\((\w+)_ptr \+ ", body)
+    assert "in0" in loads and len(set(loads) - {"in0"}) >= 2, "x, the bias and the output in vectors"
+    assert not re.search(r"param_0_ptr\[", body), "no scalar load of the bias"
+    assert body.count("erff(") == (4 if elem == T.FLOAT else 8), "the math unrolled, a scalar erf an element"
+
+
 def test_elementwise_with_an_odd_inner_extent_is_left_to_dlight():
     model = fixed_model(h.make_node("Erf", ["x"], ["y"], name="erf"), [h.make_tensor_value_info("x", T.FLOAT, (5, 7))],
                    [h.make_tensor_value_info("y", T.FLOAT, (5, 7))])

@@ -39,12 +39,15 @@ def test_an_unguarded_kernel_keeps_its_json():
     assert "when" not in _kernel("k").to_json() and _kernel("k").launched([1, 1])
 
 
-def test_length_buckets_halve_down_to_rows_of_256_bytes():
-    """divisible_dims.buckets: the dim's largest value, then powers of two below it while a row holds 256 bytes."""
+def test_length_buckets_walk_the_ladder_down_to_rows_of_256_bytes():
+    """divisible_dims.buckets: the dim's largest value, then the lengths 2^k and 3 * 2^k below it while a row holds
+    256 bytes, at most eight."""
     from tpat.schedules.divisible_dims import buckets
 
-    assert buckets(512, 2) == [512, 256, 128]
-    assert buckets(512, 4) == [512, 256, 128, 64]
-    assert buckets(500, 4) == [500, 256, 128, 64]
-    assert buckets(8, 2) == [8] and buckets(1, 4) == [1]
-    assert buckets(1 << 20, 2) == [1 << 20, 1 << 19, 1 << 18, 1 << 17, 1 << 16, 1 << 15], "at most six"
+    assert buckets(512, 2) == [512, 384, 256, 192, 128]
+    assert buckets(512, 4) == [512, 384, 256, 192, 128, 96, 64]
+    assert buckets(500, 4) == [500, 384, 256, 192, 128, 96, 64]
+    assert buckets(600, 2) == [600, 512, 384, 256, 192, 128]
+    assert buckets(8, 2) == [8] and buckets(1, 4) == [1] and buckets(100, 2) == [100]
+    assert buckets(1 << 20, 2) == [1 << 20, 3 << 18, 1 << 19, 3 << 17, 1 << 18, 3 << 16, 1 << 17, 3 << 15], \
+        "at most eight"

@@ -16,9 +16,8 @@ elements and a block carries 32 rows. Fewer lanes a row also mean fewer shuffle 
 repeating the per-row work; on an H100 the (64,12,128,128) fp16 Softmax went from 21.1 us (32 lanes, 2-byte
 loads) to 16.2 us (torch.compile: 16.7).
 
-Long rows (<= MAX_ROW) get a warp each too, each lane's share in 16-byte vectors, and the operands shaped as one
-row (LayerNorm's gamma and beta) in vectors as well; 8 rows a block when there are many, fewer when the rows would
-not fill the SMs. LayerNorm (64,128,768) fp16 took 15.3 us with dlight's block of 256 threads per row, 7.5 with a
+Long rows (<= MAX_ROW) get a warp (or part of one, see `_row_layout`) each too, each lane's share in 16-byte
+vectors, and the operands shaped as one row (LayerNorm's gamma and beta) in vectors as well. LayerNorm (64,128,768) fp16 took 15.3 us with dlight's block of 256 threads per row, 7.5 with a
 scalar, lane-interleaved warp per row, 10.2 vectorised with gamma and beta left scalar (a lane's 8 scalar loads
 16 bytes apart), and 5.96 vectorised throughout (torch.compile: 7.0). LayerNorm (1,128,768) took 2.13/2.23 us
 (fp32/fp16) with dlight's block per row, 2.18/2.24 with a scalar warp, 2.05/1.87 vectorised (torch.compile
@@ -52,9 +51,8 @@ UNROLL = 256
 MIN_BLOCKS = 264  # two blocks per SM of an H100 (132 SMs) before rows are packed 8 to a block
 LANE_BYTES = 32  # a lane's contiguous share of a short row: two 16-byte vectors
 THREADS = 256  # per block, when short rows are vectorised
-RUN_STEPS = 4  # a row of symbolic length: steps of a lane's run (32 lanes: 128 elements, no step wasted at BERT's
-# sequence lengths, multiples of 128; each step past the row's end still costs its loads and index arithmetic,
-# and at 8 steps a run the attention Softmax's kernel at sequence 128 was half dead steps, ~650 instructions a warp)
+RUN_STEPS = 4  # a scalar row of symbolic length: steps of a lane's run (32 lanes: 128 elements; a step past the
+# row's end still costs its loads: at 8 steps the attention Softmax at sequence 128 was half dead steps)
 MAX_GRID_Y = 65535  # blockIdx.y's limit
 MAX_VECTOR_STEPS = 4  # a run of 16-byte vectors: 64 bytes a lane in flight
 
@@ -375,15 +373,18 @@ def _same_extents(a, b) -> bool:
 def _row_layout(row_length: int, itemsize: int, row_multiple: int | None = None,
                 long_lanes: int = WARP, symbolic: bool = False) -> tuple[int, int]:
     """(lanes per row, elements per vector): a short row gives each lane LANE_BYTES, a long one spreads over the
-    warp; (WARP, 1), scalar, when the row does not split into whole 16-byte vectors per lane. `row_length` is the
-    row's length (its largest, for symbolic rows) and `row_multiple` what the length is surely a multiple of
-    (the length itself for static rows). A `symbolic` row is walked in steps predicated at its end, one predicate
-    per vector: whole vectors suffice (the row a multiple of the vector, as in `divisible_dims.py`'s variant)."""
+    warp, or over half or a quarter of it where the row's vectors then split evenly, MAX_VECTOR_STEPS at most a lane
+    (fp16 384: 16 lanes of 3 vectors, which 32 lanes left scalar: 77 % of the DRAM roofline); (WARP, 1), when it does
+    not split into whole 16-byte vectors per lane. `row_length`: the row's (largest) length, `row_multiple`: what
+    it is surely a multiple of; a `symbolic` row's steps are predicated at its end: whole vectors suffice."""
     vec = VECTOR_BYTES // itemsize
     lanes = WARP if row_length <= MAX_ROW else long_lanes
     if row_length <= SHORT_ROW:
         lanes = min(WARP, max(1, row_length * itemsize // LANE_BYTES))
         lanes = 1 << (lanes.bit_length() - 1)  # a power of two: the warp shuffles reduce over aligned groups
+    elif lanes == WARP:
+        lanes = next((n for n in (WARP // 2, WARP // 4) if row_length % (WARP * vec) and row_length % (n * vec) == 0
+                      and row_length // (n * vec) <= MAX_VECTOR_STEPS), WARP)
     multiple = row_length if row_multiple is None else row_multiple
     if vec < 2 or multiple % (vec if symbolic else lanes * vec):
         return lanes if lanes > WARP else WARP, 1
@@ -393,8 +394,7 @@ def _row_layout(row_length: int, itemsize: int, row_multiple: int | None = None,
 def run_steps(vec: int, row_length: int, lanes: int) -> int:
     """Steps of a run over a row of symbolic length. Scalar: RUN_STEPS. In vectors: enough for the row's largest
     length in one run, at most MAX_VECTOR_STEPS: a lane's loads of the whole row then go out together, as in the
-    static twin's unrolled walk (`divisible_dims.py` bounds each kernel's rows to a bucket (B/2, B], so at most
-    half the steps are past the row's end)."""
+    static twin's unrolled walk (`divisible_dims.py` bounds each kernel's rows to a bucket of lengths)."""
     if vec == 1:
         return RUN_STEPS
     return max(1, min(MAX_VECTOR_STEPS, -(-row_length // (lanes * vec))))
