@@ -119,6 +119,21 @@ def test_a_half_precision_one_hot_lowers():
     assert len(re.findall(r"\*\(uint4\*\)\(compute_intermediate_ptr \+ ", kernel_bodies(low.cuda_source))) == 1
 
 
+def test_a_symbolic_one_hot_bounds_its_rows_without_a_64_bit_division():
+    """OneHot (batch, 26, 1000) fp16 with a dynamic batch: the tail's predicate found the thread's row by a 64-bit
+    division (`thread // 125 < rows`, the rows an int64 parameter), 39.0 us on an H200 against the static twin's
+    35.5. It compares `thread < rows * 125` now (schedules/division_free_bounds.py), exact for floor division."""
+    model = _model(h.make_node("OneHot", ["i", "depth", "values"], ["y"], name="oh", axis=-1),
+                   [h.make_tensor_value_info("i", T.INT64, ("batch", 26))],
+                   [h.make_tensor_value_info("y", T.FLOAT16, ("batch", 26, 1000))],
+                   [onnx.numpy_helper.from_array(np.array(1000, np.int64), "depth"),
+                    onnx.numpy_helper.from_array(np.array([0, 1], np.float16), "values")])
+    _, low = lower_node(model, {"batch": DimRange(min=1, opt=2048, max=4096)})
+    body = kernel_bodies(low.cuda_source)
+    conds = re.findall(r"if \((.*)\) \{\n\s+half4", body)  # each half of the 8 lanes under the tail's test
+    assert conds and all("/" not in c and "* (int64_t)125)" in c for c in conds), conds
+
+
 def test_a_multi_output_kernel_writes_each_output():
     """Split into three: TVM returns its outputs as a tuple picked apart by TupleGetItem, which the launch plan
     reader refused; each output is now traced to the kernel writing it."""
