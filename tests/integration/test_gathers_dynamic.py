@@ -77,14 +77,20 @@ def test_the_folded_dim_normalises_negative_indices_as_onnxruntime_does():
     np.testing.assert_array_equal(got, want)
 
 
+def _one_hot(indices, elem):
+    """OneHot of depth 1000 over `indices` (a shape), values (0, 1) of `elem`."""
+    values = np.array([0, 1], np.float32 if elem == T.FLOAT else np.float16)
+    return _model(h.make_node("OneHot", ["i", "depth", "values"], ["y"], name="oh", axis=-1),
+                  [h.make_tensor_value_info("i", T.INT64, indices)],
+                  [h.make_tensor_value_info("y", elem, (*indices, 1000))],
+                  [onnx.numpy_helper.from_array(np.array(1000, np.int64), "depth"),
+                   onnx.numpy_helper.from_array(values, "values")])
+
+
 def test_a_gather_large_at_its_declared_maxima_gives_a_thread_two_vectors():
     """OneHot (batch, 26, 1000), batch up to 4096: two vectors a thread, as the static build of a large batch has
     (66 us symbolic against 50 us static at batch 2048 on an H200 with one)."""
-    model = _model(h.make_node("OneHot", ["i", "depth", "values"], ["y"], name="oh", axis=-1),
-                   [h.make_tensor_value_info("i", T.INT64, ("batch", 26))],
-                   [h.make_tensor_value_info("y", T.FLOAT, ("batch", 26, 1000))],
-                   [onnx.numpy_helper.from_array(np.array(1000, np.int64), "depth"),
-                    onnx.numpy_helper.from_array(np.array([0, 1], np.float32), "values")])
+    model = _one_hot(("batch", 26), T.FLOAT)
     _, low = lower_node(model, {"batch": DimRange(min=1, opt=2048, max=4096)})
     (k,) = low.launch_plan.kernels
     assert E.evaluate(k.grid[0], [2048]) * k.block[0] * 2 * 4 == 2048 * 26 * 1000
@@ -108,11 +114,7 @@ def test_a_square_transpose_is_not_read_as_if_elementwise():
 def test_a_half_precision_one_hot_lowers():
     """The frontend computes OneHot in fp64; vectorised over an fp16 output's 8 lanes that is float64x8, which
     CUDA has no type for (TVM failed to lower (2048, 26, 1000) fp16). Such gathers are unrolled instead."""
-    model = _model(h.make_node("OneHot", ["i", "depth", "values"], ["y"], name="oh", axis=-1),
-                   [h.make_tensor_value_info("i", T.INT64, (2048, 26))],
-                   [h.make_tensor_value_info("y", T.FLOAT16, (2048, 26, 1000))],
-                   [onnx.numpy_helper.from_array(np.array(1000, np.int64), "depth"),
-                    onnx.numpy_helper.from_array(np.array([0, 1], np.float16), "values")])
+    model = _one_hot((2048, 26), T.FLOAT16)
     _, low = lower_node(model, {})
     (k,) = low.launch_plan.kernels
     assert k.grid[0] * k.block[0] * 8 == 2048 * 26 * 1000, "a vector of 8 halves a thread"
@@ -123,11 +125,7 @@ def test_a_symbolic_one_hot_bounds_its_rows_without_a_64_bit_division():
     """OneHot (batch, 26, 1000) fp16 with a dynamic batch: the tail's predicate found the thread's row by a 64-bit
     division (`thread // 125 < rows`, the rows an int64 parameter), 39.0 us on an H200 against the static twin's
     35.5. It compares `thread < rows * 125` now (schedules/division_free_bounds.py), exact for floor division."""
-    model = _model(h.make_node("OneHot", ["i", "depth", "values"], ["y"], name="oh", axis=-1),
-                   [h.make_tensor_value_info("i", T.INT64, ("batch", 26))],
-                   [h.make_tensor_value_info("y", T.FLOAT16, ("batch", 26, 1000))],
-                   [onnx.numpy_helper.from_array(np.array(1000, np.int64), "depth"),
-                    onnx.numpy_helper.from_array(np.array([0, 1], np.float16), "values")])
+    model = _one_hot(("batch", 26), T.FLOAT16)
     _, low = lower_node(model, {"batch": DimRange(min=1, opt=2048, max=4096)})
     body = kernel_bodies(low.cuda_source)
     conds = re.findall(r"if \((.*)\) \{\n\s+half4", body)  # each half of the 8 lanes under the tail's test

@@ -19,22 +19,9 @@ from __future__ import annotations
 def division_free_bounds():
     """The module pass: every PrimFunc's comparisons of a floor quotient by a positive constant rewritten, the
     quotient written out or bound to a variable first (TVM's common-subexpression pass binds it)."""
-    import tvm
-    from tvm import tirx
+    from .unpredicated_loads import body_pass
 
-    @tvm.transform.module_pass(opt_level=0, name="tpat.DivisionFreeBounds")
-    def transform(mod, _ctx):
-        updates = {}
-        for gv, func in mod.functions.items():
-            if isinstance(func, tirx.PrimFunc):
-                body = _rewritten(func.body)
-                if not body.same_as(func.body):
-                    updates[gv] = func.with_body(body)
-        for gv, func in updates.items():
-            mod[gv] = func
-        return mod
-
-    return transform
+    return body_pass("tpat.DivisionFreeBounds", _rewritten)
 
 
 def _rewritten(body):
