@@ -149,8 +149,8 @@ def test_a_bias_broadcast_along_the_rows_is_read_in_vectors(elem, vector):
     staged into registers by 16-byte loads, the math scalar (erf has no vector form), the output a vector store."""
     rng = np.random.default_rng(0)
     bias = onnx.numpy_helper.from_array(rng.random(3072).astype(np.float32 if elem == T.FLOAT else np.float16), "b")
-    graph = h.make_graph([h.make_node("Add", ["x", "b"], ["s"], name="add"), h.make_node("Erf", ["s"], ["y"], name="erf")],
-                         "g", [h.make_tensor_value_info("x", elem, ("batch", 128, 3072))],
+    nodes = [h.make_node("Add", ["x", "b"], ["s"], name="add"), h.make_node("Erf", ["s"], ["y"], name="erf")]
+    graph = h.make_graph(nodes, "g", [h.make_tensor_value_info("x", elem, ("batch", 128, 3072))],
                          [h.make_tensor_value_info("y", elem, ("batch", 128, 3072))], initializer=[bias])
     model = h.make_model(graph, opset_imports=[h.make_opsetid("", 17)])
     _, low = lower_node(model, fuse=True)

@@ -26,7 +26,7 @@ a predicate and a dead step for each vector), 1.13x and 1.16x in fp32.
 A length on the ladder gets more: a kernel scheduled for n == B, the static twin's own (no predicate, no step
 past the row's end; the batch may still be symbolic). Real lengths sit on it far more often than off it (BERT's
 128/384/512, 256, 192). On the H200 the fp16 kernels at sequence 128/384/512 then match their static twins
-(6.1/61.1/108.3 us against 6.1/61.4/108.4); off the ladder the bucket's kernel serves, 1.04x/1.24x/1.17x the
+(6.1/61.1/108.3 us against 6.1/60.6/108.6); off the ladder the bucket's kernel serves, 1.04x/1.24x/1.17x the
 static twins at 200/320/448.
 
 The kernels become one PrimFunc, `if (n % V == 0) { n_divV = n / V; if (n == B_1) {..} .. else if (n <= B_k)

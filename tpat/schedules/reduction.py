@@ -135,8 +135,8 @@ class RowReduce(GPUScheduleRule):
         """A small window (pooling): a thread per output walks it, outputs spread over 256-thread blocks; 16-bit
         outputs a 4-byte word of them a thread. A word's windows accumulate in registers, the word stored once:
         accumulated in place in the output, each tap's update of the word stayed a store (SASS: 10 stores a thread,
-        the padded taps' branches splitting the code), MaxPool 3x3/2 fp16 32.6 us on an H200, 26.8 with the
-        register word (torch.compile 26.9). The accumulator and its store are flat, as the window block is: in the
+        the padded taps' branches splitting the code), MaxPool 3x3/2 fp16 32.6 us on an H200, 27.2 with the
+        register word (torch.compile 27.1). The accumulator and its store are flat, as the window block is: in the
         output's layout (cache_write alone) the store's region was a box over 4 axes and the accumulator the whole
         output in local memory. A thread of one output keeps the in-place update: fp32 took 47.4 us in registers
         against 37.3 in place (nvcc then issued some taps' loads behind the branches, one at a time)."""

@@ -17,9 +17,10 @@ repeating the per-row work; on an H100 the (64,12,128,128) fp16 Softmax went fro
 loads) to 16.2 us (torch.compile: 16.7).
 
 Long rows (<= MAX_ROW) get a warp (or part of one, see `_row_layout`) each too, each lane's share in 16-byte
-vectors, and the operands shaped as one row (LayerNorm's gamma and beta) in vectors as well. LayerNorm (64,128,768) fp16 took 15.3 us with dlight's block of 256 threads per row, 7.5 with a
-scalar, lane-interleaved warp per row, 10.2 vectorised with gamma and beta left scalar (a lane's 8 scalar loads
-16 bytes apart), and 5.96 vectorised throughout (torch.compile: 7.0). LayerNorm (1,128,768) took 2.13/2.23 us
+vectors, and the operands shaped as one row (LayerNorm's gamma and beta) in vectors as well. LayerNorm
+(64,128,768) fp16 took 15.3 us with dlight's block of 256 threads per row, 7.5 with a scalar, lane-interleaved
+warp per row, 10.2 vectorised with gamma and beta left scalar (a lane's 8 scalar loads 16 bytes apart), and 5.96
+vectorised throughout (torch.compile: 7.0). LayerNorm (1,128,768) took 2.13/2.23 us
 (fp32/fp16) with dlight's block per row, 2.18/2.24 with a scalar warp, 2.05/1.87 vectorised (torch.compile
 1.9/1.8), and 2.60/3.35 with a vectorised block per row (the block-wide results are re-read from shared memory
 per element). Long rows that do not split into whole vectors per lane stay scalar and lane-interleaved when
@@ -51,8 +52,7 @@ UNROLL = 256
 MIN_BLOCKS = 264  # two blocks per SM of an H100 (132 SMs) before rows are packed 8 to a block
 LANE_BYTES = 32  # a lane's contiguous share of a short row: two 16-byte vectors
 THREADS = 256  # per block, when short rows are vectorised
-RUN_STEPS = 4  # a scalar row of symbolic length: steps of a lane's run (32 lanes: 128 elements; a step past the
-# row's end still costs its loads: at 8 steps the attention Softmax at sequence 128 was half dead steps)
+RUN_STEPS = 4  # a scalar row of symbolic length: steps a lane's run (at 8, half of them dead at sequence 128)
 MAX_GRID_Y = 65535  # blockIdx.y's limit
 MAX_VECTOR_STEPS = 4  # a run of 16-byte vectors: 64 bytes a lane in flight
 
