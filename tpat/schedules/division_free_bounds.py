@@ -19,7 +19,7 @@ from __future__ import annotations
 def division_free_bounds():
     """The module pass: every PrimFunc's comparisons of a floor quotient by a positive constant rewritten, the
     quotient written out or bound to a variable first (TVM's common-subexpression pass binds it)."""
-    from .unpredicated_loads import body_pass
+    from .device_pass import body_pass
 
     return body_pass("tpat.DivisionFreeBounds", _rewritten)
 

@@ -61,27 +61,9 @@ def register_pipeline() -> str:
 
 def unpredicated_loads():
     """The module pass: each PrimFunc's marked loops rewritten (see the module docstring)."""
+    from .device_pass import body_pass
+
     return body_pass("tpat.UnpredicatedLoads", _rewrite_marked_loops)
-
-
-def body_pass(name: str, rewrite):
-    """A module pass that replaces each PrimFunc's body with `rewrite(body)` (functions it leaves alone stay)."""
-    import tvm
-    from tvm import tirx
-
-    @tvm.transform.module_pass(opt_level=0, name=name)
-    def transform(mod, _ctx):
-        updates = {}
-        for gv, func in mod.functions.items():
-            if isinstance(func, tirx.PrimFunc):
-                body = rewrite(func.body)
-                if not body.same_as(func.body):
-                    updates[gv] = func.with_body(body)
-        for gv, func in updates.items():
-            mod[gv] = func
-        return mod
-
-    return transform
 
 
 def _rewrite_marked_loops(body):
