@@ -144,8 +144,9 @@ class RowReduce(GPUScheduleRule):
         dtype = BY_NAME.get(str(sch.get(red.block_rv).writes[0].source.dtype))
         per = max(1, WINDOW_WORD // dtype.itemsize) if dtype else 1  # outputs a thread: a 4-byte word of them
         per = per if per > 1 and static_factor(extents[leading - 1:leading]) % per == 0 else 1
-        consumer = epilogue.block_rv if epilogue is not None else None
+        consumer = None  # the block under the thread that reads the window's result: the epilogue, or the store
         if epilogue is not None:
+            consumer = epilogue.block_rv
             for i in range(len(sch.get(red.block_rv).writes)):
                 sch.set_scope(red.block_rv, buffer_index=i, storage_scope="local")
         elif per > 1:

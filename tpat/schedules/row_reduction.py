@@ -17,14 +17,14 @@ repeating the per-row work; on an H100 the (64,12,128,128) fp16 Softmax went fro
 loads) to 16.2 us (torch.compile: 16.7).
 
 Long rows (<= MAX_ROW) get a warp (or part of one, see `_row_layout`) each too, each lane's share in 16-byte
-vectors, and the operands shaped as one row (LayerNorm's gamma and beta) in vectors as well. LayerNorm
-(64,128,768) fp16 took 15.3 us with dlight's block of 256 threads per row, 7.5 with a scalar, lane-interleaved
-warp per row, 10.2 vectorised with gamma and beta left scalar (a lane's 8 scalar loads 16 bytes apart), and 5.96
-vectorised throughout (torch.compile: 7.0). LayerNorm (1,128,768) took 2.13/2.23 us
-(fp32/fp16) with dlight's block per row, 2.18/2.24 with a scalar warp, 2.05/1.87 vectorised (torch.compile
-1.9/1.8), and 2.60/3.35 with a vectorised block per row (the block-wide results are re-read from shared memory
-per element). Long rows that do not split into whole vectors per lane stay scalar and lane-interleaved when
-there are many of them, and go to dlight's block per row when there are few.
+vectors, and the operands shaped as one row (LayerNorm's gamma and beta) in vectors as well. LayerNorm (64,128,768)
+fp16 took 15.3 us with dlight's block of 256 threads per row, 7.5 with a scalar, lane-interleaved warp per row, 10.2
+vectorised with gamma and beta left scalar (a lane's 8 scalar loads 16 bytes apart), and 5.96 vectorised throughout
+(torch.compile: 7.0). LayerNorm (1,128,768) took 2.13/2.23 us (fp32/fp16) with dlight's block per row, 2.18/2.24
+with a scalar warp, 2.05/1.87 vectorised (torch.compile 1.9/1.8), and 2.60/3.35 with a vectorised block per row (the
+block-wide results are re-read from shared memory per element). Long rows that do not split into whole vectors per
+lane stay scalar and lane-interleaved when there are many of them, and go to dlight's block per row when there are
+few.
 
 Rows longer than MAX_ROW get a block of THREADS lanes each (the block-wide allreduce's results copied into
 registers once per thread), and an output whose axes refine the rows — GroupNorm's (n, c, h, w) over rows of
@@ -382,9 +382,9 @@ def _row_layout(row_length: int, itemsize: int, row_multiple: int | None = None,
     if row_length <= SHORT_ROW:
         lanes = min(WARP, max(1, row_length * itemsize // LANE_BYTES))
         lanes = 1 << (lanes.bit_length() - 1)  # a power of two: the warp shuffles reduce over aligned groups
-    elif lanes == WARP:
-        lanes = next((n for n in (WARP // 2, WARP // 4) if row_length % (WARP * vec) and row_length % (n * vec) == 0
-                      and row_length // (n * vec) <= MAX_VECTOR_STEPS), WARP)
+    elif lanes == WARP and row_length % (WARP * vec):  # the warp's lanes would not get whole vectors each
+        lanes = next((n for n in (WARP // 2, WARP // 4)
+                      if row_length % (n * vec) == 0 and row_length // (n * vec) <= MAX_VECTOR_STEPS), WARP)
     multiple = row_length if row_multiple is None else row_multiple
     if vec < 2 or multiple % (vec if symbolic else lanes * vec):
         return lanes if lanes > WARP else WARP, 1

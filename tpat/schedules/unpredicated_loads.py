@@ -25,7 +25,7 @@ of buffers the kernel writes (shared memory, outputs) keep their place.
 
 It runs on the device module before TVM's own device passes (`register_pipeline`): the launch plan, read from
 the module at SplitHostDevice, is not affected, and kernels with no marked loop (every static row) come out of
-TVM's pipeline byte for byte as before.
+this pass unchanged.
 """
 
 from __future__ import annotations
@@ -40,9 +40,9 @@ def register_pipeline() -> str:
     `division_free_bounds`) in front of the device finalisation passes; `tvm.compile(..., tir_pipeline=name)` takes
     a registered name only."""
     import tvm
+    from tvm.tirx import compilation_pipeline as pipelines
 
     from .division_free_bounds import division_free_bounds
-    from tvm.tirx import compilation_pipeline as pipelines
 
     if PIPELINE not in pipelines.PIPELINE_MAP:
         default = pipelines.get_tir_pipeline("default")  # noqa: F841 - imports the s_tir pipeline's registration
