@@ -211,6 +211,7 @@ class RunResult:
     stdout: str
     stderr: str
     errors: list[tuple[float, float, bool]] = field(default_factory=list)  # per output: abs, rel, ok
+    outputs: list[np.ndarray] = field(default_factory=list)  # what the plugin wrote (first run's files)
 
     @property
     def harness_passed(self) -> bool:
@@ -231,8 +232,10 @@ class RunResult:
         return f"{op:20s} dims={self.dims}{extra}: {verdict} max_abs_err={self.max_abs_err:.3g}"
 
 
-def write_case(work: Path, p: PrebuiltPlugin, dims: Sequence[int], seed: int, reject: bool) -> tuple[Path, list]:
-    """Case file + raw input files for one run; returns the case path and the input arrays."""
+def write_case(work: Path, p: PrebuiltPlugin, dims: Sequence[int], seed: int, reject: bool,
+               inputs: Sequence[np.ndarray] | None = None) -> tuple[Path, list]:
+    """Case file + raw input files for one run (`inputs` given, or generated from `seed`); returns the case path and
+    the input arrays."""
     from tpat.graph.op_inputs import make_inputs
     from tpat.stages.validate import to_device_dtype
 
@@ -240,7 +243,8 @@ def write_case(work: Path, p: PrebuiltPlugin, dims: Sequence[int], seed: int, re
     work.mkdir(parents=True, exist_ok=True)
     points = sig.points()
     shapes = [t.concrete_shape(dims) for t in sig.inputs]
-    inputs = make_inputs(p.subgraph, shapes, [t.dtype.name for t in sig.inputs], seed)
+    if inputs is None:
+        inputs = make_inputs(p.subgraph, shapes, [t.dtype.name for t in sig.inputs], seed)
     lines = [f"plugin {p.plugin}", f"version {p.version}", f"layer {p.layer}"]
     if p.namespace:
         lines.append(f"namespace {p.namespace}")
@@ -265,13 +269,14 @@ def write_case(work: Path, p: PrebuiltPlugin, dims: Sequence[int], seed: int, re
 
 
 def run_case(harness: Path, p: PrebuiltPlugin, dims: Sequence[int], work: Path, seed: int = 0,
-             reject: bool = False, timeout: float = 120) -> RunResult:
-    """One harness run at `dims`; outputs compared with onnxruntime on meta/<plugin>.onnx."""
+             reject: bool = False, timeout: float = 120, inputs: Sequence[np.ndarray] | None = None) -> RunResult:
+    """One harness run at `dims` (on `inputs`, or inputs from `seed`); outputs compared with onnxruntime on
+    meta/<plugin>.onnx, and kept in the result (`outputs`)."""
     from tpat.stages.validate import (TOLERANCES, compare, from_device_dtype, reference_for, reference_outputs,
                                       sum_tolerances, summed_terms)
 
     reject = reject and bool(p.signature.dims)
-    case, inputs = write_case(work, p, dims, seed, reject)
+    case, inputs = write_case(work, p, dims, seed, reject, inputs)
     args = [str(harness), str(p.library), str(case)] + (["--reject"] if reject else [])
     proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
     result = RunResult(list(dims), reject, proc.returncode, proc.stdout, proc.stderr)
@@ -296,5 +301,7 @@ def run_case(harness: Path, p: PrebuiltPlugin, dims: Sequence[int], work: Path, 
             if got.size != int(np.prod(shape)):
                 result.errors.append((float("inf"), float("inf"), False))
                 continue
+            if pattern == files[0][0]:
+                result.outputs.append(got.reshape(shape))
             result.errors.append(compare(got.reshape(shape), np.asarray(ref), t.dtype.name, tol))
     return result

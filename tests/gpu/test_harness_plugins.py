@@ -86,3 +86,32 @@ def test_real_plugin_through_harness(op, prebuilt_root, harness, tmp_path):
             for step in ("reject configurePlugin ok", "reject onShapeChange ok", "reject enqueue ok",
                          "reject enqueue-before-onShapeChange ok"):
                 assert step in r.stdout, r.stdout
+
+
+def test_fp16_erf_on_every_finite_half(prebuilt_root, harness, tmp_path):
+    """The Erf_fp16 plugin (tpat/schedules/half_precision_erf.py: erf evaluated to 16 bits, `__expf` on the GPU) on
+    all 63,488 finite halves, 256 x 40 a run: each output the correctly rounded erf or one ulp from it."""
+    import math
+
+    import numpy as np
+
+    p = hc.load_plugin(prebuilt_root / "Erf_fp16")
+    values = np.arange(1 << 16, dtype=np.uint16).view(np.float16)
+    values = values[np.isfinite(values)]
+    chunk = 256 * 40
+    got = []
+    for n, start in enumerate(range(0, values.size, chunk)):
+        part = np.resize(values[start:start + chunk], chunk)  # the last run repeats values to fill its batch
+        result = hc.run_case(harness, p, [256], tmp_path / f"run{n}", inputs=[part.reshape(256, 40)])
+        assert result.passed, f"{result.summary('Erf_fp16')}\n{result.stdout}\n{result.stderr[-2000:]}"
+        got.append(result.outputs[0].reshape(-1)[:min(chunk, values.size - start)])
+    got = np.concatenate(got).astype(np.float16)
+    exact = np.array([math.erf(v) for v in values.astype(np.float64)]).astype(np.float16)
+
+    def ordinal(a):
+        bits = a.view(np.int16).astype(np.int64)
+        return np.where(bits < 0, -(bits & 0x7FFF), bits)
+
+    off = np.abs(ordinal(got) - ordinal(exact))
+    _report([f"Erf_fp16 on every finite half: {np.count_nonzero(off)} of {values.size} one ulp off, max {off.max()}"])
+    assert off.max() <= 1 and np.count_nonzero(off) <= 200

@@ -1,4 +1,5 @@
-"""tpat's passes over kernel bodies, as TVM module passes (`unpredicated_loads`, `division_free_bounds`)."""
+"""tpat's passes over kernel bodies, as TVM module passes (`unpredicated_loads`, `division_free_bounds`,
+`half_precision_erf`)."""
 
 from __future__ import annotations
 

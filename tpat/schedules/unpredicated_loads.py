@@ -37,12 +37,13 @@ PIPELINE = "tpat"  # the TIR pipeline name tpat compiles with: TVM's default, th
 
 def register_pipeline() -> str:
     """Register (once) and return the name of TVM's default TIR pipeline with this pass (and
-    `division_free_bounds`) in front of the device finalisation passes; `tvm.compile(..., tir_pipeline=name)` takes
-    a registered name only."""
+    `division_free_bounds`, `half_precision_erf`) in front of the device finalisation passes;
+    `tvm.compile(..., tir_pipeline=name)` takes a registered name only."""
     import tvm
     from tvm.tirx import compilation_pipeline as pipelines
 
     from .division_free_bounds import division_free_bounds
+    from .half_precision_erf import half_precision_erf
 
     if PIPELINE not in pipelines.PIPELINE_MAP:
         default = pipelines.get_tir_pipeline("default")  # noqa: F841 - imports the s_tir pipeline's registration
@@ -51,7 +52,8 @@ def register_pipeline() -> str:
             pipeline, finalize_host, finalize_device = pipelines.get_tir_pipeline("default")
 
             def finalize():
-                return tvm.transform.Sequential([unpredicated_loads(), division_free_bounds(), finalize_device()])
+                return tvm.transform.Sequential([unpredicated_loads(), division_free_bounds(), half_precision_erf(),
+                                            finalize_device()])
 
             return pipeline, finalize_host, finalize
 
