@@ -9,6 +9,7 @@ import re
 
 import numpy as np
 import onnx
+import pytest
 from onnx import TensorProto as T
 from onnx import helper as h
 
@@ -130,6 +131,19 @@ def test_a_symbolic_one_hot_bounds_its_rows_without_a_64_bit_division():
     body = kernel_bodies(low.cuda_source)
     conds = re.findall(r"if \((.*)\) \{\n\s+half4", body)  # each half of the 8 lanes under the tail's test
     assert conds and all("/" not in c and "* (int64_t)125)" in c for c in conds), conds
+
+
+@pytest.mark.parametrize("elem", [T.FLOAT16, T.FLOAT])
+def test_one_hot_values_are_converted_at_compile_time(elem):
+    """The frontend's one-hot values are doubles, cast to the output's type an element: 8 F2F.F16.F64 conversions
+    (a sixteenth of the fp32 rate) a 16-byte vector of fp16, 38.2 us on an H200 for (2048, 26, 1000), 65 % of the
+    roofline. The select now chooses between the converted constants (schedules/constant_casts.py)."""
+    model = _one_hot(("batch", 26), elem)
+    _, low = lower_node(model, {"batch": DimRange(min=1, opt=2048, max=4096)})
+    body = kernel_bodies(low.cuda_source)
+    assert "double" not in body
+    if elem == T.FLOAT16:
+        assert "make_half4(__float2half_rn(0x1p+0f" in body, "the one, converted, in a vector of halves"
 
 
 def test_a_multi_output_kernel_writes_each_output():

@@ -122,7 +122,7 @@ def test_kernels_without_a_marked_loop_come_out_as_from_tvms_pipeline():
 
     from tpat.lowering.frontend import fused, import_onnx, target_for
     from tpat.schedules.pipeline import default_scheduled
-    from tpat.schedules.unpredicated_loads import register_pipeline
+    from tpat.schedules.device_pipeline import register_pipeline
 
     shape = (2, 12, 128, 128)
     model = fixed_model(h.make_node("Softmax", ["x"], ["y"], name="sm", axis=-1),

@@ -9,8 +9,8 @@ division, `x // c < y` holds exactly when `x < y * c` (and `x // c >= y` when `x
 and y; the product is left to 64-bit comparisons, where it cannot overflow at any size a tensor has. 32-bit
 comparisons keep their division (y * c could pass 2^31 where x // c does not).
 
-It runs on the device module with `unpredicated_loads`, before TVM's device passes (`register_pipeline`): the
-launch plan, read at SplitHostDevice, is not affected.
+It runs on the device module with `unpredicated_loads`, before TVM's device passes (`device_pipeline.py`):
+the launch plan, read at SplitHostDevice, is not affected.
 """
 
 from __future__ import annotations

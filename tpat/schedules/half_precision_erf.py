@@ -18,7 +18,8 @@ instructions an element where `erff` made it 31; on the H200, 28.3 -> 26.5 us at
 (every 16-bit input), tests/gpu/test_harness_plugins.py (every finite half through the plugin).
 
 It runs on the device module with `unpredicated_loads`, before TVM lowers `tirx.erf` to `erff`
-(`register_pipeline`); an erf whose result stays fp32, or is rounded to anything but a 16-bit float, keeps `erff`.
+(`device_pipeline.py`); an erf whose result stays fp32, or is rounded to anything but a 16-bit float, keeps
+`erff`.
 """
 
 from __future__ import annotations

@@ -39,6 +39,7 @@ from ..ir.dtypes import BY_NAME
 from .analysis import fused_index_map, inlined_blocks, max_product, static_factor, static_product
 from .row_reduction import (MIN_BLOCKS, ROWS_PER_BLOCK, RUN_STEPS, THREADS, ShortRowReduction, _row_layout,
                             whole_rows_a_block)
+from .padded_taps import PRAGMA as PADDED_TAPS
 from .unpredicated_loads import MARK
 
 LONG_ROW = 16384  # a warp per row up to this (each lane 512 elements at most)
@@ -133,29 +134,30 @@ class RowReduce(GPUScheduleRule):
 
     def _per_thread(self, sch, red, epilogue, extents, leading):
         """A small window (pooling): a thread per output walks it, outputs spread over 256-thread blocks; 16-bit
-        outputs a 4-byte word of them a thread. A word's windows accumulate in registers, the word stored once:
-        accumulated in place in the output, each tap's update of the word stayed a store (SASS: 10 stores a thread,
-        the padded taps' branches splitting the code), MaxPool 3x3/2 fp16 32.6 us on an H200, 27.2 with the
-        register word (torch.compile 27.1). The accumulator and its store are flat, as the window block is: in the
-        output's layout (cache_write alone) the store's region was a box over 4 axes and the accumulator the whole
-        output in local memory. A thread of one output keeps the in-place update: fp32 took 47.4 us in registers
-        against 37.3 in place (nvcc then issued some taps' loads behind the branches, one at a time)."""
+        outputs a 4-byte word of them a thread. The windows accumulate in registers, the result stored once:
+        accumulated in place in the output, each tap's update stayed a store (SASS: 10 stores a thread, the padded
+        taps' branches splitting the code), MaxPool 3x3/2 fp16 32.6 us on an H200, 27.2 with the register word
+        (torch.compile 27.1). The accumulator and its store are flat, as the window block is: in the output's
+        layout (cache_write alone) the store's region was a box over 4 axes and the accumulator the whole output
+        in local memory. A thread of one output (fp32) has its padded taps loaded unconditionally and selected
+        (`padded_taps.py`): with its maximum in a register nvcc branched around them, loads one at a time (47.4 us
+        against 37.3 in place), and in place it kept 6 stores a thread; register and selects: 35.4. A word of
+        windows keeps its taps as they were: nvcc predicates their loads, and the selects cost it 26.9 -> 28.4 us
+        (each selected tap its own 64-bit address)."""
         sch.transform_block_layout(red.block_rv, fused_index_map(extents, leading))
         dtype = BY_NAME.get(str(sch.get(red.block_rv).writes[0].source.dtype))
         per = max(1, WINDOW_WORD // dtype.itemsize) if dtype else 1  # outputs a thread: a 4-byte word of them
         per = per if per > 1 and static_factor(extents[leading - 1:leading]) % per == 0 else 1
-        consumer = None  # the block under the thread that reads the window's result: the epilogue, or the store
-        if epilogue is not None:
+        if epilogue is not None:  # the consumer: the block under the thread reading the window's result
             consumer = epilogue.block_rv
             for i in range(len(sch.get(red.block_rv).writes)):
                 sch.set_scope(red.block_rv, buffer_index=i, storage_scope="local")
-        elif per > 1:
+        else:
             consumer = sch.cache_write(red.block_rv, 0, "local")
             shape = list(sch.get(red.block_rv).writes[0].source.shape)
             sch.transform_layout(red.block_rv, ("write", 0), fused_index_map(shape, len(shape)))
-        if consumer is not None:
-            consumer_extents = [iv.dom.extent for iv in sch.get(consumer).iter_vars]
-            sch.transform_block_layout(consumer, fused_index_map(consumer_extents, len(consumer_extents)))
+        consumer_extents = [iv.dom.extent for iv in sch.get(consumer).iter_vars]
+        sch.transform_block_layout(consumer, fused_index_map(consumer_extents, len(consumer_extents)))
         out_loop, r_loop = sch.get_loops(red.block_rv)
         if per > 1:
             bx, tx, pair = sch.split(out_loop, [None, THREADS, per])
@@ -165,8 +167,9 @@ class RowReduce(GPUScheduleRule):
         sch.bind(bx, "blockIdx.x")
         sch.bind(tx, "threadIdx.x")
         sch.unroll(r_loop)
-        if consumer is not None:
-            sch.reverse_compute_at(consumer, tx, preserve_unit_loops=True)
+        if per == 1:  # taps on the padding: selects, not branches (see the docstring)
+            sch.annotate(r_loop, ann_key=PADDED_TAPS, ann_val=1)
+        sch.reverse_compute_at(consumer, tx, preserve_unit_loops=True)
         if epilogue is None and per > 1:
             sch.vectorize(sch.get_loops(consumer)[-1])  # the word in one store
         return sch

@@ -23,7 +23,7 @@ and the launch only when there is a row, and every buffer the steps read is read
 launcher skips a launch with an empty grid). Loads whose index is itself loaded or computed inside S, and loads
 of buffers the kernel writes (shared memory, outputs) keep their place.
 
-It runs on the device module before TVM's own device passes (`register_pipeline`): the launch plan, read from
+It runs on the device module before TVM's own device passes (`device_pipeline.py`): the launch plan, read from
 the module at SplitHostDevice, is not affected, and kernels with no marked loop (every static row) come out of
 this pass unchanged.
 """
@@ -32,33 +32,6 @@ from __future__ import annotations
 
 MARK = "tpat.unpredicated_loads"
 ONE_RUN = "tpat.one_run"  # on a marked loop: one run covers every row the kernel is launched for; extent 1
-PIPELINE = "tpat"  # the TIR pipeline name tpat compiles with: TVM's default, this pass in its device finalisation
-
-
-def register_pipeline() -> str:
-    """Register (once) and return the name of TVM's default TIR pipeline with this pass (and
-    `division_free_bounds`, `half_precision_erf`) in front of the device finalisation passes;
-    `tvm.compile(..., tir_pipeline=name)` takes a registered name only."""
-    import tvm
-    from tvm.tirx import compilation_pipeline as pipelines
-
-    from .division_free_bounds import division_free_bounds
-    from .half_precision_erf import half_precision_erf
-
-    if PIPELINE not in pipelines.PIPELINE_MAP:
-        default = pipelines.get_tir_pipeline("default")  # noqa: F841 - imports the s_tir pipeline's registration
-
-        def factory():
-            pipeline, finalize_host, finalize_device = pipelines.get_tir_pipeline("default")
-
-            def finalize():
-                return tvm.transform.Sequential([unpredicated_loads(), division_free_bounds(), half_precision_erf(),
-                                            finalize_device()])
-
-            return pipeline, finalize_host, finalize
-
-        pipelines.register_tir_pipeline(PIPELINE, factory)
-    return PIPELINE
 
 
 def unpredicated_loads():

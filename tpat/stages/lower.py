@@ -177,7 +177,7 @@ def _cuda_source(scheduled, target, what: str) -> str:
     from tvm.relax.backend.cuda import pipeline as cuda_pipeline
 
     from ..lowering.cuda_helpers import install
-    from ..schedules.unpredicated_loads import register_pipeline
+    from ..schedules.device_pipeline import register_pipeline
 
     install()  # tpat's CUDA helpers (atomics) in front of the kernels that call them
 
