@@ -55,6 +55,34 @@ def test_rebuild_from_records_reproduces_tuned_sources(tmp_path):
     assert (out / "tpat.lock.yaml").read_text() == manifest
 
 
+def test_a_tuned_variant_with_constants_builds(tmp_path):
+    """A tuned kernel set whose plan uploads a constant (the bias of an Add): its init released what it made
+    through its destroy, defined after it and declared nowhere (the header declares the dispatcher's functions
+    only), and nvcc refused the variant: tuned GatherElements (the axis length, a constant) failed to build on the
+    H200."""
+    import numpy as np
+    from onnx import TensorProto as T
+    from onnx import helper as h
+    from onnx import numpy_helper
+
+    bias = numpy_helper.from_array(np.linspace(-1, 1, 64, dtype=np.float32), "b")
+    graph = h.make_graph([h.make_node("Add", ["x", "b"], ["y"], name="add")], "g",
+                         [h.make_tensor_value_info("x", T.FLOAT, ["batch", 64])],
+                         [h.make_tensor_value_info("y", T.FLOAT, ["batch", 64])], initializer=[bias])
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 17)])
+    spec = write_spec(tmp_path / "w", {"a.onnx": model}, {"op_types": ["Add"]}, tmp_path / "cache",
+                      defaults={"tuning": {"trials": 16}})
+    plugin, key = planned_tune_key(load_resolved(spec))
+    out = tmp_path / "w" / "out"
+    write_records(plugin, out / "trt_plugin" / "tuning" / plugin.name, key, THREADS)
+    result = apply_spec(spec, progress=False)
+    assert not result.failed_models, result.model_status
+    src = out / "trt_plugin" / "src"
+    variant = (src / f"{plugin.name}_kernels_v1.cu").read_text()
+    assert f"__launch_bounds__({THREADS})" in variant and "kConst0" in variant, "the tuned set, with its constant"
+    assert (out / "trt_plugin" / "lib" / f"lib{plugin.name}_kernels.so").is_file()
+
+
 GPU_RECORDS = Path(__file__).resolve().parents[2] / "benchmarks" / "records"
 
 
