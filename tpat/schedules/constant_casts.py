@@ -6,7 +6,9 @@ ONNX OneHot's TVM frontend builds the one-hot values in fp64 and casts them to t
 for each 16-byte vector it wrote: 38.2 us, 65 % of the DRAM roofline, where its output alone takes 24.8.
 Casting a constant at compile time gives what the GPU's conversion gives at run time (both round to nearest,
 ties to even: numpy's conversions do, as CUDA's `(half)double`, `(float)double` and `(half)float` do), so the
-select chooses between the converted constants and no conversion is left to run.
+select chooses between the converted constants and no conversion is left to run: 37.5 -> 36.9 us (static twin
+35.3 -> 34.4), old and new kernels side by side on the H200. What is left of the gap is instructions, not the
+conversions (104 a thread for its 16 bytes).
 
 Folded: casts to a float type of a Select whose two values are float or integer constants (scalars or
 broadcasts), converted by numpy. Other casts keep their place. It runs on the device module with
