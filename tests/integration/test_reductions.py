@@ -367,6 +367,15 @@ def test_padded_taps_are_selected_not_branched_around():
     assert body.count("pool_max_ptr[") == 1, "the maximum stored once"
 
 
+def test_a_dot_of_two_vectors_keeps_its_scalar_in_place():
+    """MatMul (3,) x (3,): a small window whose result is a scalar. The register accumulator flattened the output's
+    axes, and a scalar has none (13 of ONNX's node tests failed with an IndexError): it stays in place."""
+    node = h.make_node("MatMul", ["a", "b"], ["y"], name="dot")
+    model = fixed_model(node, [_vi("a", T.FLOAT, (3,)), _vi("b", T.FLOAT, (3,))], [_vi("y", T.FLOAT, ())])
+    _, low = lower_node(model, {})
+    assert len(low.launch_plan.kernels) == 1
+
+
 @pytest.mark.parametrize("op", ["ArgMax", "ArgMin"])
 def test_arg_reductions_get_a_warp_per_row(op):
     """ArgMax over rows of 1000: dlight gave each row a block of 256 threads reducing (index, value) pairs through

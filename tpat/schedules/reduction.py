@@ -148,16 +148,18 @@ class RowReduce(GPUScheduleRule):
         dtype = BY_NAME.get(str(sch.get(red.block_rv).writes[0].source.dtype))
         per = max(1, WINDOW_WORD // dtype.itemsize) if dtype else 1  # outputs a thread: a 4-byte word of them
         per = per if per > 1 and static_factor(extents[leading - 1:leading]) % per == 0 else 1
-        if epilogue is not None:  # the consumer: the block under the thread reading the window's result
+        consumer = None  # the block under the thread reading the window's result: the epilogue, or the store
+        if epilogue is not None:
             consumer = epilogue.block_rv
             for i in range(len(sch.get(red.block_rv).writes)):
                 sch.set_scope(red.block_rv, buffer_index=i, storage_scope="local")
-        else:
+        elif len(sch.get(red.block_rv).writes[0].source.shape):  # a scalar (a dot of two vectors) stays in place
             consumer = sch.cache_write(red.block_rv, 0, "local")
             shape = list(sch.get(red.block_rv).writes[0].source.shape)
             sch.transform_layout(red.block_rv, ("write", 0), fused_index_map(shape, len(shape)))
-        consumer_extents = [iv.dom.extent for iv in sch.get(consumer).iter_vars]
-        sch.transform_block_layout(consumer, fused_index_map(consumer_extents, len(consumer_extents)))
+        if consumer is not None:
+            consumer_extents = [iv.dom.extent for iv in sch.get(consumer).iter_vars]
+            sch.transform_block_layout(consumer, fused_index_map(consumer_extents, len(consumer_extents)))
         out_loop, r_loop = sch.get_loops(red.block_rv)
         if per > 1:
             bx, tx, pair = sch.split(out_loop, [None, THREADS, per])
@@ -169,7 +171,8 @@ class RowReduce(GPUScheduleRule):
         sch.unroll(r_loop)
         if per == 1:  # taps on the padding: selects, not branches (see the docstring)
             sch.annotate(r_loop, ann_key=PADDED_TAPS, ann_val=1)
-        sch.reverse_compute_at(consumer, tx, preserve_unit_loops=True)
+        if consumer is not None:
+            sch.reverse_compute_at(consumer, tx, preserve_unit_loops=True)
         if epilogue is None and per > 1:
             sch.vectorize(sch.get_loops(consumer)[-1])  # the word in one store
         return sch
