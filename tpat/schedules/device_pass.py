@@ -1,5 +1,4 @@
-"""tpat's passes over kernel bodies, as TVM module passes (`unpredicated_loads`, `division_free_bounds`,
-`half_precision_erf`)."""
+"""tpat's passes over kernel bodies, as TVM module passes (the list, in order: `device_pipeline.py`)."""
 
 from __future__ import annotations
 

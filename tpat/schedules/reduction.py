@@ -37,9 +37,9 @@ from tvm.target import Target
 
 from ..ir.dtypes import BY_NAME
 from .analysis import fused_index_map, inlined_blocks, max_product, static_factor, static_product
+from .padded_taps import PRAGMA as PADDED_TAPS
 from .row_reduction import (MIN_BLOCKS, ROWS_PER_BLOCK, RUN_STEPS, THREADS, ShortRowReduction, _row_layout,
                             whole_rows_a_block)
-from .padded_taps import PRAGMA as PADDED_TAPS
 from .unpredicated_loads import MARK
 
 LONG_ROW = 16384  # a warp per row up to this (each lane 512 elements at most)
@@ -148,7 +148,7 @@ class RowReduce(GPUScheduleRule):
         dtype = BY_NAME.get(str(sch.get(red.block_rv).writes[0].source.dtype))
         per = max(1, WINDOW_WORD // dtype.itemsize) if dtype else 1  # outputs a thread: a 4-byte word of them
         per = per if per > 1 and static_factor(extents[leading - 1:leading]) % per == 0 else 1
-        consumer = None  # the block under the thread reading the window's result: the epilogue, or the store
+        consumer = None  # the block under the thread that reads the window's result: the epilogue, or the store
         if epilogue is not None:
             consumer = epilogue.block_rv
             for i in range(len(sch.get(red.block_rv).writes)):
