@@ -145,6 +145,7 @@ class RowReduce(GPUScheduleRule):
         windows keeps its taps as they were: nvcc predicates their loads, and the selects cost it 26.9 -> 28.4 us
         (each selected tap its own 64-bit address)."""
         sch.transform_block_layout(red.block_rv, fused_index_map(extents, leading))
+        out_shape = list(sch.get(red.block_rv).writes[0].source.shape)
         dtype = BY_NAME.get(str(sch.get(red.block_rv).writes[0].source.dtype))
         per = max(1, WINDOW_WORD // dtype.itemsize) if dtype else 1  # outputs a thread: a 4-byte word of them
         per = per if per > 1 and static_factor(extents[leading - 1:leading]) % per == 0 else 1
@@ -153,10 +154,9 @@ class RowReduce(GPUScheduleRule):
             consumer = epilogue.block_rv
             for i in range(len(sch.get(red.block_rv).writes)):
                 sch.set_scope(red.block_rv, buffer_index=i, storage_scope="local")
-        elif len(sch.get(red.block_rv).writes[0].source.shape):  # a scalar (a dot of two vectors) stays in place
+        elif out_shape:  # a scalar (a dot of two vectors) stays in place
             consumer = sch.cache_write(red.block_rv, 0, "local")
-            shape = list(sch.get(red.block_rv).writes[0].source.shape)
-            sch.transform_layout(red.block_rv, ("write", 0), fused_index_map(shape, len(shape)))
+            sch.transform_layout(red.block_rv, ("write", 0), fused_index_map(out_shape, len(out_shape)))
         if consumer is not None:
             consumer_extents = [iv.dom.extent for iv in sch.get(consumer).iter_vars]
             sch.transform_block_layout(consumer, fused_index_map(consumer_extents, len(consumer_extents)))
